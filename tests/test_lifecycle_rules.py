@@ -1,0 +1,299 @@
+"""The pure life-cycle rules: moves, event times, deadlines and verdicts."""
+
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from sampling import lifecycle as lc
+from sampling.errors import InvalidInput, RuleViolation
+
+UTC = timezone.utc
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+# The diagram of DESIGN.md, written out by hand: (state, action, sample verdict) -> new state.
+DIAGRAM = {
+    ("planned", "sampling", None): "sampled",
+    ("planned", "refusal", None): "refused",
+    ("sampled", "receipt", None): "testing",
+    ("testing", "result", None): "tested",
+    ("tested", "notification", "pass"): "final",
+    ("tested", "notification", "fail"): "notified",
+    ("notified", "objection", "fail"): "objection",
+    ("notified", "finalize", "fail"): "final",
+    ("objection", "retest-result", "fail"): "final",
+    ("final", "rectification", "fail"): "rectifying",
+    ("rectifying", "recheck", "fail"): "rechecked",
+}
+
+
+def _expected(state, action, verdict):
+    for (s, a, v), target in DIAGRAM.items():
+        if s == state and a == action and v in (None, verdict):
+            return target
+    return None
+
+
+ALL_CASES = [(s, a, v) for s in lc.STATES for a in lc.ACTIONS for v in (None, "pass", "fail")]
+
+
+@pytest.mark.parametrize(("state", "action", "verdict"), [
+    c for c in ALL_CASES if _expected(*c) is not None
+])
+def test_every_arrow_of_the_diagram_is_allowed(state, action, verdict):
+    assert lc.check_move(state, action, verdict) == _expected(state, action, verdict)
+
+
+@pytest.mark.parametrize(("state", "action", "verdict"), [
+    c for c in ALL_CASES if _expected(*c) is None
+])
+def test_every_other_move_is_refused_naming_state_and_allowed_moves(state, action, verdict):
+    with pytest.raises(RuleViolation) as caught:
+        lc.check_move(state, action, verdict)
+    err = caught.value
+    assert err.status == 409
+    assert f"'{state}'" in err.message
+    allowed = lc.allowed_moves(state, verdict)
+    assert action not in allowed
+    assert ("allowed: " + (", ".join(allowed) if allowed else "none")) in err.message
+    assert err.errors["status"] == [err.message]
+
+
+def test_allowed_moves_depend_on_the_verdict():
+    assert lc.allowed_moves("planned", None) == ["sampling", "refusal"]
+    assert lc.allowed_moves("tested", "pass") == ["notification"]
+    assert lc.allowed_moves("notified", "fail") == ["objection", "finalize"]
+    assert lc.allowed_moves("final", "fail") == ["rectification"]
+    assert lc.allowed_moves("final", "pass") == []
+    assert lc.allowed_moves("refused", None) == []
+    assert lc.allowed_moves("rechecked", "fail") == []
+
+
+def test_a_passing_result_is_final_when_notified_and_never_open_to_objection():
+    assert lc.check_move("tested", "notification", "pass") == "final"
+    with pytest.raises(RuleViolation):
+        lc.check_move("final", "objection", "pass")
+
+
+def test_an_unknown_action_is_a_programming_error():
+    with pytest.raises(ValueError):
+        lc.check_move("planned", "teleport")
+
+
+@pytest.mark.parametrize("state", lc.CORRECTABLE_STATES)
+def test_a_stored_result_can_be_corrected(state):
+    lc.check_correction(state)
+
+
+@pytest.mark.parametrize("state", ["planned", "sampled", "refused", "testing"])
+def test_a_sample_without_result_cannot_be_corrected(state):
+    with pytest.raises(RuleViolation, match=state):
+        lc.check_correction(state)
+
+
+# Event times.
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+def test_an_event_time_between_the_previous_event_and_now_is_accepted():
+    lc.check_event_time("sampled_at", NOW - timedelta(days=1), NOW - timedelta(days=2), NOW)
+    lc.check_event_time("sampled_at", NOW - timedelta(days=2), NOW - timedelta(days=2), NOW)
+    lc.check_event_time("sampled_at", NOW, NOW - timedelta(days=2), NOW)
+
+
+def test_an_event_time_in_the_future_is_invalid_on_its_field():
+    with pytest.raises(InvalidInput) as caught:
+        lc.check_event_time("received_at", NOW + timedelta(hours=1), NOW - timedelta(days=2), NOW)
+    assert caught.value.status == 422
+    assert caught.value.errors == {"received_at": ["must not be in the future"]}
+
+
+def test_a_client_clock_slightly_ahead_is_not_the_future():
+    lc.check_event_time("received_at", NOW + timedelta(seconds=30), NOW - timedelta(days=2), NOW)
+
+
+def test_an_event_time_before_the_previous_event_is_invalid_on_its_field():
+    previous = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+    with pytest.raises(InvalidInput) as caught:
+        lc.check_event_time("tested_at", previous - timedelta(seconds=1), previous, NOW)
+    assert list(caught.value.errors) == ["tested_at"]
+    assert "2026-11-01T08:00:00+00:00" in caught.value.errors["tested_at"][0]
+
+
+def test_an_event_time_without_offset_is_invalid():
+    with pytest.raises(InvalidInput) as caught:
+        lc.check_event_time("notified_at", datetime(2026, 11, 1), NOW - timedelta(days=30), NOW)
+    assert list(caught.value.errors) == ["notified_at"]
+
+
+def test_an_offset_time_is_compared_as_the_instant_it_names():
+    previous = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+    beijing = datetime(2026, 11, 1, 16, 0, tzinfo=SHANGHAI)  # the same instant
+    lc.check_event_time("filed_at", beijing, previous, NOW)
+    with pytest.raises(InvalidInput):
+        lc.check_event_time("filed_at", beijing - timedelta(minutes=1), previous, NOW)
+
+
+# Deadlines.
+
+RULES = lc.DeadlineRules(tz=SHANGHAI)
+
+
+def _at(day, hour=10):
+    return datetime(2026, 10, day, hour, tzinfo=SHANGHAI)
+
+
+def test_default_deadlines_are_the_legal_ones():
+    rules = lc.DeadlineRules()
+    lengths = (rules.lab_result_days, rules.objection_days, rules.rectification_days,
+               rules.recheck_days)
+    assert lengths == (20, 15, 60, 75)
+
+
+def test_lab_result_is_due_20_days_after_receipt_and_met_by_the_result():
+    t = lc.Timeline(status="testing", received_at=_at(1))
+    [d] = lc.deadlines(t, RULES)
+    assert (d.name, d.due, d.met_at) == ("result", date(2026, 10, 21), None)
+    assert not d.passed(date(2026, 10, 21))
+    assert d.passed(date(2026, 10, 22))
+    met = lc.Timeline(status="tested", received_at=_at(1), tested_at=_at(25))
+    assert lc.overdue(met, RULES, date(2026, 12, 1)) == []
+
+
+def test_deadlines_count_days_in_the_regulators_calendar():
+    # 23:30 on 1 Oct in Beijing is still 1 Oct there, though 15:30 UTC the same day;
+    # 00:30 on 2 Oct in Beijing is 1 Oct in UTC.
+    early = datetime(2026, 10, 2, 0, 30, tzinfo=SHANGHAI)
+    [d] = lc.deadlines(lc.Timeline(status="testing", received_at=early), RULES)
+    assert d.due == date(2026, 10, 22)
+    [d_utc] = lc.deadlines(lc.Timeline(status="testing", received_at=early), lc.DeadlineRules())
+    assert d_utc.due == date(2026, 10, 21)
+
+
+def test_a_failing_notification_opens_a_15_day_objection_window():
+    t = lc.Timeline(status="notified", verdict="fail", result_verdict="fail",
+                    received_at=_at(1), tested_at=_at(5), notified_at=_at(6))
+    names = {d.name: d for d in lc.deadlines(t, RULES)}
+    assert names["objection"].due == date(2026, 10, 21)
+    assert [d.name for d in lc.overdue(t, RULES, date(2026, 10, 22))] == ["objection"]
+
+
+def test_a_passing_notification_sets_no_objection_window_and_no_rectification():
+    t = lc.Timeline(status="final", verdict="pass", result_verdict="pass",
+                    received_at=_at(1), tested_at=_at(5), notified_at=_at(6), final_at=_at(6))
+    assert [d.name for d in lc.deadlines(t, RULES)] == ["result"]
+
+
+def test_an_objection_closes_the_window_and_sets_the_retest_deadline():
+    t = lc.Timeline(status="objection", verdict="fail", result_verdict="fail",
+                    received_at=_at(1), tested_at=_at(5), notified_at=_at(6), objection_at=_at(10))
+    found = {d.name: d for d in lc.deadlines(t, RULES)}
+    assert found["objection"].met_at == _at(10)
+    assert found["retest_result"].due == date(2026, 10, 30)
+    assert [d.name for d in lc.overdue(t, RULES, date(2026, 10, 31))] == ["retest_result"]
+
+
+def test_a_final_failure_sets_rectification_and_recheck_deadlines():
+    t = lc.Timeline(status="final", verdict="fail", result_verdict="fail",
+                    received_at=_at(1), tested_at=_at(5), notified_at=_at(6), final_at=_at(22))
+    found = {d.name: d for d in lc.deadlines(t, RULES)}
+    assert found["objection"].met_at == _at(22)
+    assert found["rectification"].due == date(2026, 12, 21)
+    assert found["recheck"].due == date(2027, 1, 5)
+    assert lc.overdue(t, RULES, date(2026, 12, 21)) == []
+    assert [d.name for d in lc.overdue(t, RULES, date(2026, 12, 22))] == ["rectification"]
+    assert [d.name for d in lc.overdue(t, RULES, date(2027, 1, 6))] == ["rectification", "recheck"]
+
+
+def test_an_ordered_rectification_uses_its_due_date_and_a_recheck_meets_both():
+    t = lc.Timeline(status="rectifying", verdict="fail", result_verdict="fail", notified_at=_at(6),
+                    final_at=_at(22), rectification_due=date(2026, 11, 30))
+    found = {d.name: d for d in lc.deadlines(t, RULES)}
+    assert found["rectification"].due == date(2026, 11, 30)
+    done = lc.Timeline(status="rechecked", verdict="fail", result_verdict="fail",
+                       notified_at=_at(6), final_at=_at(22),
+                       rectification_due=date(2026, 11, 30), rechecked_at=_at(28))
+    assert lc.overdue(done, RULES, date(2027, 6, 1)) == []
+
+
+def test_a_retest_that_passes_leaves_no_rectification():
+    t = lc.Timeline(status="final", verdict="pass", result_verdict="fail", notified_at=_at(6),
+                    objection_at=_at(8), retested_at=_at(20), final_at=_at(20))
+    assert [d.name for d in lc.deadlines(t, RULES)] == ["objection", "retest_result"]
+    assert lc.overdue(t, RULES, date(2027, 6, 1)) == []
+
+
+def test_a_planned_or_refused_sample_has_no_deadline():
+    assert lc.deadlines(lc.Timeline(status="planned"), RULES) == []
+    assert lc.deadlines(lc.Timeline(status="refused"), RULES) == []
+
+
+def test_configured_lengths_replace_the_defaults():
+    rules = lc.DeadlineRules(lab_result_days=10, tz=SHANGHAI)
+    [d] = lc.deadlines(lc.Timeline(status="testing", received_at=_at(1)), rules)
+    assert d.due == date(2026, 10, 11)
+
+
+def test_an_objection_on_the_last_day_of_the_window_is_accepted_and_the_day_after_refused():
+    notified = _at(6)
+    lc.check_objection_in_window(notified, datetime(2026, 10, 21, 23, 59, tzinfo=SHANGHAI), RULES)
+    with pytest.raises(RuleViolation) as caught:
+        lc.check_objection_in_window(notified, datetime(2026, 10, 22, 0, 1, tzinfo=SHANGHAI), RULES)
+    assert caught.value.status == 409
+    assert "2026-10-21" in caught.value.message
+
+
+def test_finalize_waits_for_the_window_to_pass():
+    with pytest.raises(RuleViolation, match="2026-10-21"):
+        lc.check_window_passed(_at(6), date(2026, 10, 21), RULES)
+    lc.check_window_passed(_at(6), date(2026, 10, 22), RULES)
+
+
+def test_rectification_due_lies_within_60_days_of_the_final_verdict():
+    final_at = _at(22)
+    lc.check_rectification_due(date(2026, 10, 22), final_at, RULES)
+    lc.check_rectification_due(date(2026, 12, 21), final_at, RULES)
+    for bad in (date(2026, 10, 21), date(2026, 12, 22)):
+        with pytest.raises(InvalidInput) as caught:
+            lc.check_rectification_due(bad, final_at, RULES)
+        assert list(caught.value.errors) == ["due_date"]
+
+
+# Verdicts.
+
+def _item(name, verdict, critical=False):
+    return {"name": name, "requirement": "≤ 1", "measured": "0.5", "verdict": verdict,
+            "critical": critical}
+
+
+def test_all_passing_items_pass_the_sample():
+    v = lc.derive_verdict([_item("铅", "pass"), _item("标签", "pass", critical=True)])
+    assert v == lc.Verdict("pass", (), False)
+
+
+def test_any_failed_item_fails_the_sample_and_is_named():
+    v = lc.derive_verdict([_item("铅", "pass"), _item("标签", "fail"), _item("镉", "fail")])
+    assert (v.verdict, v.failed_items, v.critical_failed) == ("fail", ("标签", "镉"), False)
+
+
+def test_a_failed_critical_item_is_flagged():
+    v = lc.derive_verdict([_item("铅", "fail", critical=True), _item("标签", "fail")])
+    assert v.critical_failed
+
+
+def test_a_passed_critical_item_is_not_a_critical_failure():
+    v = lc.derive_verdict([_item("铅", "pass", critical=True), _item("标签", "fail")])
+    assert v.verdict == "fail" and not v.critical_failed
+
+
+def test_a_result_without_items_is_invalid():
+    with pytest.raises(InvalidInput) as caught:
+        lc.derive_verdict([])
+    assert list(caught.value.errors) == ["items"]
+
+
+def test_an_item_verdict_outside_pass_fail_is_invalid_on_that_item():
+    with pytest.raises(InvalidInput) as caught:
+        lc.derive_verdict([_item("铅", "pass"), _item("标签", "unclear")])
+    assert list(caught.value.errors) == ["items.1.verdict"]
