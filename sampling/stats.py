@@ -1,0 +1,372 @@
+"""Statistics of pass rates: intervals, the test against a target, status, targets, planner.
+
+Pure: plain numbers (or NumPy arrays of them) in, plain values out; no Flask, no database.
+The rules are those of DESIGN.md "Pass rates":
+
+- the pass rate is passed / tested (批次合格率); a row with no tested sample has no rate;
+- the 95% interval is Wilson's score interval by default, Clopper–Pearson (``exact``) on
+  request; both agree with ``scipy.stats.binomtest(...).proportion_ci`` and with
+  statsmodels' ``proportion_confint`` (``wilson`` / ``beta``);
+- the p-value is that of the one-sided exact binomial test of "the true rate is at least the
+  target" against "it is below", ``binomtest(passed, n, target, alternative="less")``;
+- the status is ``met`` when the interval lies at or above the target, ``below`` when it lies
+  wholly below, ``inconclusive`` when it straddles, ``no data`` when nothing was tested;
+- targets come from a table by plan level and category group (defaults below, each cell
+  overridable); a row mixing cells takes their average weighted by tested samples.
+
+The closed forms are vectorised so that a report of thousands of rows costs milliseconds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+from scipy.special import ndtri
+from scipy.stats import beta, binom
+
+from sampling.errors import InvalidInput
+
+LEVELS = ("national", "provincial", "municipal")
+# Seed documents: Dongguan's municipal target for industrial products (94%); Suzhou's
+# targets for national-level (90%) and provincial-level (95%) checks. Same for every group.
+DEFAULT_LEVEL_TARGETS: dict[str, float] = {"national": 0.90, "provincial": 0.95, "municipal": 0.94}
+
+METHODS = ("wilson", "exact")
+DEFAULT_METHOD = "wilson"
+DEFAULT_CONFIDENCE = 0.95
+DEFAULT_POWER = 0.80
+
+STATUS_MET = "met"
+STATUS_BELOW = "below"
+STATUS_INCONCLUSIVE = "inconclusive"
+STATUS_NO_DATA = "no data"
+
+# The planner gives up beyond this many samples: the two rates are too close to tell apart
+# (a whole year of national spot checks is under 30,000 batches).
+MAX_PLANNED_N = 200_000
+
+
+@dataclass(frozen=True)
+class RateEstimate:
+    """One row's statistics; rate, interval and p-value are None when nothing was tested."""
+
+    tested: int
+    passed: int
+    pass_rate: float | None
+    ci_low: float | None
+    ci_high: float | None
+    target: float | None
+    p_value: float | None
+    status: str
+
+
+@dataclass(frozen=True)
+class SampleSizePlan:
+    """Answer of the planner: test ``passed <= critical_passed`` out of ``n`` at level alpha."""
+
+    n: int
+    critical_passed: int
+    achieved_power: float
+    actual_alpha: float
+    target: float
+    expected: float
+    confidence: float
+    power: float
+
+
+# --- validation -------------------------------------------------------------------------
+
+
+def _check_method(method: str) -> None:
+    if method not in METHODS:
+        raise InvalidInput(
+            f"unknown interval method {method!r}", {"method": [f"must be one of {', '.join(METHODS)}"]}
+        )
+
+
+def _check_open_unit(name: str, value: float) -> None:
+    if not (isinstance(value, (int, float)) and 0.0 < value < 1.0) or math.isnan(value):
+        raise InvalidInput(f"{name} must lie strictly between 0 and 1", {name: ["must be > 0 and < 1"]})
+
+
+def _check_target(value: float, name: str = "target") -> None:
+    if not (isinstance(value, (int, float)) and 0.0 < value <= 1.0) or math.isnan(value):
+        raise InvalidInput(f"{name} must be a rate above 0 and at most 1", {name: ["must be > 0 and <= 1"]})
+
+
+def _counts(passed, tested) -> tuple[np.ndarray, np.ndarray]:
+    k = np.asarray(passed, dtype=np.int64)
+    n = np.asarray(tested, dtype=np.int64)
+    if k.shape != n.shape:
+        raise InvalidInput("passed and tested must have the same length")
+    if np.any(n < 0) or np.any(k < 0) or np.any(k > n):
+        raise InvalidInput("counts must satisfy 0 <= passed <= tested", {"passed": ["must be between 0 and tested"]})
+    return k, n
+
+
+# --- intervals, p-values, status ----------------------------------------------------------
+
+
+def confidence_intervals(
+    passed, tested, method: str = DEFAULT_METHOD, confidence: float = DEFAULT_CONFIDENCE
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two-sided intervals for arrays of counts; NaN where nothing was tested."""
+    _check_method(method)
+    _check_open_unit("confidence", confidence)
+    k, n = _counts(passed, tested)
+    k = k.astype(float)
+    n = n.astype(float)
+    empty = n == 0
+    safe_n = np.where(empty, 1.0, n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if method == "wilson":
+            low, high = _wilson(k, safe_n, confidence)
+        else:
+            low, high = _clopper_pearson(k, safe_n, confidence)
+    low = np.where(k == 0, 0.0, np.clip(low, 0.0, 1.0))
+    high = np.where(k == safe_n, 1.0, np.clip(high, 0.0, 1.0))
+    return np.where(empty, np.nan, low), np.where(empty, np.nan, high)
+
+
+def _wilson(k: np.ndarray, n: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval (Newcombe 1998, as in scipy), no continuity correction."""
+    z = ndtri(0.5 + 0.5 * confidence)
+    p = k / n
+    denom = 2 * (n + z**2)
+    center = (2 * n * p + z**2) / denom
+    delta = z / denom * np.sqrt(4 * n * p * (1 - p) + z**2)
+    return center - delta, center + delta
+
+
+def _clopper_pearson(k: np.ndarray, n: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """Clopper–Pearson interval from beta quantiles (the ends at k = 0 and k = n are fixed later)."""
+    tail = (1 - confidence) / 2
+    low = beta.ppf(tail, np.where(k == 0, 1.0, k), n - k + 1)
+    high = beta.ppf(1 - tail, k + 1, np.where(k == n, 1.0, n - k))
+    return low, high
+
+
+def confidence_interval(
+    passed: int, tested: int, method: str = DEFAULT_METHOD, confidence: float = DEFAULT_CONFIDENCE
+) -> tuple[float | None, float | None]:
+    """The interval of one row as ``(low, high)``; ``(None, None)`` when nothing was tested."""
+    low, high = confidence_intervals([passed], [tested], method, confidence)
+    return _float_or_none(low[0]), _float_or_none(high[0])
+
+
+def p_values_below(passed, tested, targets) -> np.ndarray:
+    """One-sided exact binomial p-values of "rate >= target" vs "rate < target"; NaN for n = 0."""
+    k, n = _counts(passed, tested)
+    t = np.asarray(targets, dtype=float)
+    p = binom.cdf(k, n, np.where(np.isnan(t), 0.5, t))
+    return np.where((n == 0) | np.isnan(t), np.nan, np.clip(p, 0.0, 1.0))
+
+
+def p_value_below(passed: int, tested: int, target: float) -> float | None:
+    """``binomtest(passed, tested, target, alternative="less").pvalue``; None when n = 0."""
+    _check_target(target)
+    return _float_or_none(p_values_below([passed], [tested], [target])[0])
+
+
+def rate_status(tested: int, ci_low: float | None, ci_high: float | None, target: float | None) -> str:
+    """``met`` / ``below`` / ``inconclusive`` from the interval against the target; ``no data`` for n = 0."""
+    if tested == 0 or ci_low is None or ci_high is None or target is None:
+        return STATUS_NO_DATA
+    if ci_low >= target:
+        return STATUS_MET
+    if ci_high < target:
+        return STATUS_BELOW
+    return STATUS_INCONCLUSIVE
+
+
+def estimate_rates(
+    passed: Sequence[int],
+    tested: Sequence[int],
+    targets: Sequence[float | None],
+    method: str = DEFAULT_METHOD,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> list[RateEstimate]:
+    """Rate, interval, p-value and status for many rows at once (one vectorised pass)."""
+    k, n = _counts(passed, tested)
+    t = np.array([np.nan if x is None else float(x) for x in targets], dtype=float)
+    if t.shape != n.shape:
+        raise InvalidInput("one target per row is needed")
+    lows, highs = confidence_intervals(k, n, method, confidence)
+    p_values = p_values_below(k, n, t)
+    rows = []
+    for i in range(len(n)):
+        tested_i, passed_i = int(n[i]), int(k[i])
+        low, high, target = _float_or_none(lows[i]), _float_or_none(highs[i]), _float_or_none(t[i])
+        rows.append(
+            RateEstimate(
+                tested=tested_i,
+                passed=passed_i,
+                pass_rate=passed_i / tested_i if tested_i else None,
+                ci_low=low,
+                ci_high=high,
+                target=target,
+                p_value=_float_or_none(p_values[i]),
+                status=rate_status(tested_i, low, high, target),
+            )
+        )
+    return rows
+
+
+def estimate_rate(
+    passed: int,
+    tested: int,
+    target: float | None,
+    method: str = DEFAULT_METHOD,
+    confidence: float = DEFAULT_CONFIDENCE,
+) -> RateEstimate:
+    """Rate, interval, p-value and status of one row."""
+    return estimate_rates([passed], [tested], [target], method, confidence)[0]
+
+
+def _float_or_none(value) -> float | None:
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+# --- targets --------------------------------------------------------------------------------
+
+
+def default_target(level: str) -> float:
+    """The seed documents' target for a plan level (the same for every category group)."""
+    try:
+        return DEFAULT_LEVEL_TARGETS[level]
+    except KeyError:
+        raise InvalidInput(f"unknown level {level!r}", {"level": [f"must be one of {', '.join(LEVELS)}"]}) from None
+
+
+def target_for(level: str, group: str, overrides: Mapping[tuple[str, str], float] | None = None) -> float:
+    """The target of one cell: an override for ``(level, group)`` if there is one, else the default."""
+    if overrides and (level, group) in overrides:
+        return float(overrides[(level, group)])
+    return default_target(level)
+
+
+def target_table(
+    groups: Iterable[str], overrides: Mapping[tuple[str, str], float] | None = None
+) -> list[dict]:
+    """Every level × group cell with its rate and whether it is the default."""
+    cells = []
+    for level in LEVELS:
+        for group in sorted(set(groups) | {g for (lv, g) in (overrides or {}) if lv == level}):
+            overridden = bool(overrides) and (level, group) in overrides
+            cells.append(
+                {
+                    "level": level,
+                    "group": group,
+                    "rate": target_for(level, group, overrides),
+                    "default": not overridden,
+                }
+            )
+    return cells
+
+
+def validate_target_rate(rate: float, name: str = "rate") -> float:
+    """A target rate must lie in (0, 1]; returns it as float or raises InvalidInput."""
+    _check_target(rate, name)
+    return float(rate)
+
+
+def weighted_target(cells: Iterable[tuple[float, int]]) -> float | None:
+    """Average of the cells' targets weighted by their tested samples.
+
+    With no tested sample at all (every weight 0) the plain mean of the cells' targets is
+    returned, so an empty row still shows the target it would be held to; None without cells.
+    """
+    cells = [(float(t), int(n)) for t, n in cells if t is not None]
+    if not cells:
+        return None
+    weight = sum(n for _, n in cells)
+    if weight == 0:
+        return sum(t for t, _ in cells) / len(cells)
+    return sum(t * n for t, n in cells) / weight
+
+
+# --- planner -------------------------------------------------------------------------------
+
+
+def critical_passed(n, target: float, alpha: float) -> np.ndarray:
+    """Largest passed count ``c`` with ``P(X <= c | n, target) <= alpha`` (−1 if none), per n.
+
+    Rejecting "rate >= target" when ``passed <= c`` is the exact one-sided binomial test at
+    level alpha, the same decision as ``binomtest(passed, n, target, "less").pvalue <= alpha``.
+    """
+    n = np.asarray(n, dtype=np.int64)
+    # Start from the normal approximation, then step to the exact boundary with the cdf.
+    guess = np.floor(n * target + ndtri(alpha) * np.sqrt(n * target * (1 - target)) - 0.5)
+    c = np.clip(guess, -1, n).astype(np.int64)
+    while True:
+        up = (c < n) & (binom.cdf(c + 1, n, target) <= alpha)
+        down = (c >= 0) & (binom.cdf(c, n, target) > alpha)
+        if not (up.any() or down.any()):
+            return c
+        c = c + up - down
+
+
+def _normal_sample_size(target: float, expected: float, alpha: float, power: float) -> float:
+    """The textbook normal-approximation n, used only to give up early on hopeless inputs."""
+    z = ndtri(1 - alpha) * math.sqrt(target * (1 - target)) + ndtri(power) * math.sqrt(expected * (1 - expected))
+    return (z / (target - expected)) ** 2
+
+
+def plan_sample_size(
+    target: float,
+    expected: float,
+    confidence: float = DEFAULT_CONFIDENCE,
+    power: float = DEFAULT_POWER,
+    max_n: int = MAX_PLANNED_N,
+) -> SampleSizePlan:
+    """Smallest n at which the exact one-sided test detects a true rate of ``expected`` < ``target``.
+
+    The test rejects "rate >= target" at level ``alpha = 1 - confidence`` when
+    ``passed <= critical_passed``; its power is ``P(X <= critical_passed | n, expected)``.
+
+    The power of an exact test is not monotone in n (a saw-tooth: the critical count moves
+    in whole steps, so adding a sample can lower the power a little). We return the smallest
+    n whose own power reaches the goal, with that n's critical count, achieved power and
+    actual size (``actual_alpha <= alpha``). A slightly larger n may fall just short again;
+    the achieved power tells how much margin there is.
+    """
+    _check_open_unit("target", target)
+    _check_open_unit("expected", expected)
+    _check_open_unit("confidence", confidence)
+    _check_open_unit("power", power)
+    if expected >= target:
+        raise InvalidInput(
+            "expected must be below target: the test detects a pass rate under the target",
+            {"expected": ["must be less than target"]},
+        )
+    alpha = 1.0 - confidence
+    start, size = 1, 1024
+    if _normal_sample_size(target, expected, alpha, power) > 2 * max_n:
+        start = max_n + 1  # far beyond the cap: no need to scan
+    while start <= max_n:
+        ns = np.arange(start, min(start + size, max_n + 1))
+        crit = critical_passed(ns, target, alpha)
+        powers = np.where(crit >= 0, binom.cdf(crit, ns, expected), 0.0)
+        hits = np.nonzero(powers >= power)[0]
+        if hits.size:
+            i = int(hits[0])
+            return SampleSizePlan(
+                n=int(ns[i]),
+                critical_passed=int(crit[i]),
+                achieved_power=float(powers[i]),
+                actual_alpha=float(binom.cdf(crit[i], ns[i], target)),
+                target=float(target),
+                expected=float(expected),
+                confidence=float(confidence),
+                power=float(power),
+            )
+        start += size
+        size *= 4
+    raise InvalidInput(
+        f"more than {max_n} samples would be needed: expected and target are too close",
+        {"expected": [f"too close to target for at most {max_n} samples"]},
+    )
