@@ -234,35 +234,46 @@ def _float_or_none(value) -> float | None:
 # --- targets --------------------------------------------------------------------------------
 
 
-def default_target(level: str) -> float:
-    """The seed documents' target for a plan level (the same for every category group)."""
+def default_target(level: str, defaults: Mapping[str, float] | None = None) -> float:
+    """The default target of a plan level (the same for every category group).
+
+    ``defaults`` is the level → rate table from the settings; the seed documents' figures
+    (``DEFAULT_LEVEL_TARGETS``) when not given.
+    """
     try:
-        return DEFAULT_LEVEL_TARGETS[level]
+        return float((defaults or DEFAULT_LEVEL_TARGETS)[level])
     except KeyError:
         raise InvalidInput(f"unknown level {level!r}", {"level": [f"must be one of {', '.join(LEVELS)}"]}) from None
 
 
-def target_for(level: str, group: str, overrides: Mapping[tuple[str, str], float] | None = None) -> float:
+def target_for(
+    level: str,
+    group: str,
+    overrides: Mapping[tuple[str, str], float] | None = None,
+    defaults: Mapping[str, float] | None = None,
+) -> float:
     """The target of one cell: an override for ``(level, group)`` if there is one, else the default."""
     if overrides and (level, group) in overrides:
         return float(overrides[(level, group)])
-    return default_target(level)
+    return default_target(level, defaults)
 
 
 def target_table(
-    groups: Iterable[str], overrides: Mapping[tuple[str, str], float] | None = None
+    groups: Iterable[str],
+    overrides: Mapping[tuple[str, str], float] | None = None,
+    defaults: Mapping[str, float] | None = None,
 ) -> list[dict]:
     """Every level × group cell with its rate and whether it is the default."""
+    overrides = overrides or {}
     cells = []
     for level in LEVELS:
-        for group in sorted(set(groups) | {g for (lv, g) in (overrides or {}) if lv == level}):
-            overridden = bool(overrides) and (level, group) in overrides
+        for group in sorted(set(groups) | {g for (lv, g) in overrides if lv == level}):
             cells.append(
                 {
                     "level": level,
                     "group": group,
-                    "rate": target_for(level, group, overrides),
-                    "default": not overridden,
+                    "rate": target_for(level, group, overrides, defaults),
+                    "default": (level, group) not in overrides,
                 }
             )
     return cells

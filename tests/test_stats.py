@@ -216,3 +216,9 @@ def test_critical_count_is_the_binomtest_decision(n, target):
         assert binomtest(c, n, target, alternative="less").pvalue <= 0.05
     if c < n:
         assert binomtest(c + 1, n, target, alternative="less").pvalue > 0.05
+
+
+def test_default_targets_come_from_the_given_settings():
+    settings = {"municipal": 0.96, "national": 0.91, "provincial": 0.97}
+    assert stats.target_for("municipal", "consumer", {}, settings) == 0.96
+    assert stats.target_for("municipal", "consumer", {("municipal", "consumer"): 0.9}, settings) == 0.9
