@@ -1,0 +1,65 @@
+"""Product categories (产品类别): the catalogue tree the plans and labs refer to."""
+
+from flask.views import MethodView
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+from sqlalchemy.orm import aliased
+
+from auth import STAFF, SUPERVISOR, roles_required
+from blueprints.common import Blueprint, SelectPage, get_or_404
+from models.registry import CATEGORY_GROUPS, Category
+from services import registry
+
+blp = Blueprint("categories", __name__, url_prefix="/api/v1/categories", description="Product categories")
+
+
+class CategorySchema(Schema):
+    id = fields.Integer(dump_only=True)
+    code = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    parent_code = fields.String(allow_none=True, validate=validate.Length(max=32))
+    group = fields.String(required=True, validate=validate.OneOf(CATEGORY_GROUPS))
+    key_supervised = fields.Boolean(load_default=False)
+    risk_level = fields.Integer(load_default=1, validate=validate.Range(min=1, max=3))
+    standard = fields.String(allow_none=True, validate=validate.Length(max=200))
+
+
+class CategoryQuerySchema(Schema):
+    group = fields.String(validate=validate.OneOf(CATEGORY_GROUPS))
+    parent_code = fields.String()
+    key_supervised = fields.Boolean()
+
+
+@blp.route("")
+class Categories(MethodView):
+    @roles_required(*STAFF)
+    @blp.arguments(CategoryQuerySchema, location="query")
+    @blp.response(200, CategorySchema(many=True))
+    @blp.paginate(SelectPage)
+    def get(self, query):
+        """List categories, filtered by group, parent or the key-supervised flag."""
+        stmt = select(Category).order_by(Category.code)
+        if "group" in query:
+            stmt = stmt.where(Category.group == query["group"])
+        if "key_supervised" in query:
+            stmt = stmt.where(Category.key_supervised == query["key_supervised"])
+        if "parent_code" in query:
+            parent = aliased(Category)
+            stmt = stmt.join(parent, Category.parent_id == parent.id).where(parent.code == query["parent_code"])
+        return stmt
+
+    @roles_required(*SUPERVISOR)
+    @blp.arguments(CategorySchema)
+    @blp.response(201, CategorySchema)
+    def post(self, data):
+        """Add a category."""
+        return registry.create_category(data)
+
+
+@blp.route("/<code>")
+class CategoryItem(MethodView):
+    @roles_required(*STAFF)
+    @blp.response(200, CategorySchema)
+    def get(self, code):
+        """One category by code."""
+        return get_or_404(Category, code=code)

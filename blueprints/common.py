@@ -1,0 +1,49 @@
+"""Pieces the API blueprints share: pagination and small field helpers."""
+
+import flask_smorest
+from flask_smorest import Page, abort
+from marshmallow import fields, validate
+from sqlalchemy import func, select
+
+from extensions import db
+
+PERIOD_PATTERN = r"^\d{4}Q[1-4]$"
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's Blueprint with the API's pagination: 50 a page, at most 1000, and
+    ``X-Pagination: {"total", "page", "page_size", ...}``."""
+
+    DEFAULT_PAGINATION_PARAMETERS = {"page": 1, "page_size": 50, "max_page_size": 1000}
+
+    @staticmethod
+    def _make_pagination_metadata(page, page_size, item_count):
+        metadata = flask_smorest.Blueprint._make_pagination_metadata(page, page_size, item_count)
+        return {"total": item_count, "page": page, "page_size": page_size, **metadata}
+
+
+def period_field(**kwargs) -> fields.String:
+    """A ``YYYYQn`` period."""
+    return fields.String(validate=validate.Regexp(PERIOD_PATTERN, error="period must be YYYYQn, e.g. 2026Q4"), **kwargs)
+
+
+class SelectPage(Page):
+    """Paginate a SQLAlchemy ``select()`` in the database (count + offset/limit)."""
+
+    @property
+    def item_count(self):
+        return db.session.scalar(select(func.count()).select_from(self.collection.order_by(None).subquery()))
+
+    @property
+    def items(self):
+        stmt = self.collection.offset(self.page_params.first_item).limit(self.page_params.page_size)
+        return db.session.scalars(stmt).all()
+
+
+def get_or_404(model, **criteria):
+    """The one row matching ``criteria`` or a 404 naming what was looked for."""
+    row = db.session.scalar(select(model).filter_by(**criteria))
+    if row is None:
+        described = ", ".join(f"{k}={v}" for k, v in criteria.items())
+        abort(404, message=f"{model.__name__} not found: {described} (未找到)")
+    return row

@@ -1,0 +1,5 @@
+"""Placeholder so the app starts; helper-4 (issue 6) replaces this module."""
+
+from flask_smorest import Blueprint
+
+blp = Blueprint("history", __name__, url_prefix="/api/v1")

@@ -1,0 +1,44 @@
+"""The overdue report: samples past a life-cycle deadline, with the deadline that passed."""
+
+from flask.views import MethodView
+from flask_smorest import Page
+from marshmallow import Schema, fields, validate
+
+from auth import STAFF, current_principal, roles_required
+from blueprints.common import Blueprint
+from services import samples
+
+blp = Blueprint("overdue", __name__, url_prefix="/api/v1/reports",
+                description="Samples past a deadline")
+
+DEADLINES = ("result", "objection", "retest_result", "rectification", "recheck")
+
+
+class OverdueQuerySchema(Schema):
+    as_of = fields.Date(metadata={"description": "the day to judge by (default: today)"})
+    deadline = fields.String(validate=validate.OneOf(DEADLINES))
+
+
+class OverdueRowSchema(Schema):
+    sample_code = fields.String()
+    plan_id = fields.Integer(allow_none=True)
+    credit_code = fields.String()
+    enterprise_name = fields.String()
+    status = fields.String()
+    lab = fields.String(allow_none=True)
+    retest_lab = fields.String(allow_none=True)
+    deadline = fields.String(metadata={"description": "which deadline passed: " + ", ".join(DEADLINES)})
+    due = fields.Date()
+    days_overdue = fields.Integer()
+
+
+@blp.route("/overdue")
+class Overdue(MethodView):
+    @roles_required(*STAFF)
+    @blp.arguments(OverdueQuerySchema, location="query")
+    @blp.response(200, OverdueRowSchema(many=True))
+    @blp.paginate(Page)
+    def get(self, query):
+        """Samples the caller may see with a deadline passed, one row per passed deadline."""
+        rows = samples.overdue_rows(current_principal(), query.get("as_of"))
+        return [row for row in rows if query.get("deadline") in (None, row["deadline"])]

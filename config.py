@@ -1,0 +1,88 @@
+"""Settings, read from the environment once, here."""
+
+import os
+
+
+class Config:
+    """Defaults for every environment; each rule of the domain has its setting here."""
+
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")  # None: SQLite in the instance folder
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    JSON_SORT_KEYS = False
+    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_BYTES", 64 * 1024 * 1024))
+
+    API_TITLE = "Product quality spot checks (产品质量监督抽查)"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "/docs"
+    OPENAPI_SWAGGER_UI_URL = "/api/swagger-ui/"  # served by the app itself: no CDN
+    API_SPEC_OPTIONS = {
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+    # Time zone of the regulator: quarters, "today" and the scheduler's cron.
+    TIMEZONE = os.environ.get("APP_TIMEZONE", "Asia/Shanghai")
+
+    # Life-cycle deadlines, in days (Product Quality Law art. 15-17; spot-check measures 2019).
+    LAB_RESULT_DAYS = 20
+    OBJECTION_DAYS = 15
+    RECTIFICATION_DAYS = 60
+    RECHECK_DAYS = 75
+
+    # The draw.
+    EXCLUSION_DAYS = 180
+    RISK_WEIGHTS = {"A": 0.5, "B": 1.0, "C": 2.0, "D": 4.0}
+
+    # Red/black lists and credit grades.
+    BLACK_GENERAL_MONTHS = 6
+    BLACK_SERIOUS_MONTHS = 12
+    REPEAT_FAILURE_MONTHS = 12
+    RED_CONSECUTIVE_PASSES = 3
+    RED_CLEAN_MONTHS = 12
+    GRADE_D_MONTHS = 24
+    GRADE_C_MONTHS = 12
+    GRADE_A_MONTHS = 24
+
+    # Default pass-rate targets by plan level (every category group).
+    DEFAULT_TARGETS = {"municipal": 0.94, "national": 0.90, "provincial": 0.95}
+
+    IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", 500_000))
+
+
+class DevelopmentConfig(Config):
+    """Local use: a fixed secret is acceptable."""
+
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+
+
+class TestingConfig(Config):
+    """The test suite; the database comes from TEST_DATABASE_URL or a temporary SQLite file."""
+
+    TESTING = True
+    SECRET_KEY = "test-only"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL")
+
+
+class ProductionConfig(Config):
+    """Production: SECRET_KEY must come from the environment."""
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_for(name: str | None = None) -> type[Config]:
+    """Pick the settings class named by ``name`` or ``APP_ENV`` (default development)."""
+    name = name or os.environ.get("APP_ENV", "development")
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise RuntimeError(f"APP_ENV must be one of {', '.join(CONFIGS)}, not {name!r}") from None

@@ -1,0 +1,72 @@
+"""One error shape for every error: ``{"code", "status", "message", "errors"}``."""
+
+import logging
+from http import HTTPStatus
+
+from flask_smorest import Api
+from sqlalchemy.exc import IntegrityError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+from sampling.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+
+def error_body(code: int, message: str | None = None, errors: dict | None = None) -> dict:
+    """The documented error body for an HTTP status."""
+    status = HTTPStatus(code).phrase if code in HTTPStatus._value2member_map_ else "Error"
+    return {"code": code, "status": status, "message": message or status, "errors": errors or {}}
+
+
+def flatten_errors(messages, prefix: str = "") -> dict:
+    """Turn webargs' nested messages into ``{"json.field": [...]}``."""
+    if isinstance(messages, dict):
+        flat = {}
+        for key, value in messages.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            flat.update(flatten_errors(value, name))
+        return flat
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return {prefix or "_schema": messages}
+    return {prefix or "_schema": [str(messages)]}
+
+
+class SpotCheckApi(Api):
+    """flask-smorest's Api with the project's error shape."""
+
+    def handle_http_exception(self, error: HTTPException):
+        data = getattr(error, "data", None) or {}
+        errors = flatten_errors(data["messages"]) if "messages" in data else data.get("errors", {})
+        message = data.get("message")
+        if message is None:
+            message = "Invalid input (输入有误)" if error.code == 422 else error.description
+        body = error_body(error.code, message, errors)
+        return body, error.code, data.get("headers", {})
+
+
+def register_error_handlers(app) -> None:
+    """Domain errors, integrity conflicts, a lost database and 500s in the one shape."""
+    from extensions import db
+
+    @app.errorhandler(DomainError)
+    def domain_error(error: DomainError):
+        db.session.rollback()
+        return error_body(error.status, error.message, error.errors), error.status
+
+    @app.errorhandler(IntegrityError)
+    def integrity_error(error: IntegrityError):
+        db.session.rollback()
+        log.warning("integrity conflict: %s", error.orig)
+        return error_body(409, "Conflicts with existing data (与现有数据冲突)"), 409
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error: OperationalError):
+        db.session.rollback()
+        log.error("database error: %s", error.orig)
+        return error_body(503, "Database unavailable, try again shortly (数据库暂不可用)"), 503
+
+    @app.errorhandler(Exception)
+    def internal_error(error: Exception):
+        db.session.rollback()
+        log.exception("unhandled error")
+        return error_body(500, "Internal error; it has been logged (系统内部错误)"), 500

@@ -1,0 +1,16 @@
+"""All models, imported here so the metadata (and Alembic) sees every table."""
+
+from models.audit import AuditEvent
+from models.auth import User
+from models.base import Base
+from models.lists import JobRun, ListEntry, Publication
+from models.plans import Draw, Plan, Selection
+from models.registry import Category, Enterprise, Inspector, Lab
+from models.reports import TargetRate
+from models.samples import IdempotencyRecord, Result, ResultItem, Sample, SampleEvent
+
+__all__ = [
+    "AuditEvent", "Base", "Category", "Draw", "Enterprise", "IdempotencyRecord", "Inspector", "JobRun",
+    "Lab", "ListEntry", "Plan", "Publication", "Result", "ResultItem", "Sample", "SampleEvent",
+    "Selection", "TargetRate", "User",
+]

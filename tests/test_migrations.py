@@ -1,0 +1,36 @@
+"""The migrations build exactly the schema the models describe, on an empty database."""
+
+import os
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+
+from app import create_app
+from models.base import Base
+
+
+def _fresh_url(tmp_path):
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{tmp_path / 'migrated.db'}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text("DROP DATABASE IF EXISTS spotcheck_migrations"))
+        conn.execute(text("CREATE DATABASE spotcheck_migrations"))
+    admin.dispose()
+    return url.rsplit("/", 1)[0] + "/spotcheck_migrations"
+
+
+def test_upgrade_matches_models(tmp_path):
+    url = _fresh_url(tmp_path)
+    app = create_app({"ENV_NAME": "testing", "SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        upgrade(directory=os.path.join(os.path.dirname(__file__), "..", "migrations"))
+        from extensions import db
+
+        with db.engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+        db.engine.dispose()
+    assert diff == [], f"models and migrations differ: {diff}"
