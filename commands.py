@@ -1,6 +1,7 @@
 """CLI: ``users create``, ``enterprises import`` and ``demo``."""
 
 import os
+import sys
 
 import click
 from flask import current_app
@@ -59,7 +60,7 @@ def import_enterprises(path):
     total = max(sum(1 for _ in text) - 1, 0)
     text.seek(0)
     try:
-        with click.progressbar(length=total, label="Checking rows", file=click.get_text_stream("stderr")) as bar:
+        with click.progressbar(length=total, label="Checking rows", file=sys.stderr) as bar:
             summary = registry.import_enterprises(text, progress=bar.update)
     except DomainError as error:
         db.session.rollback()

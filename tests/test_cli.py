@@ -1,0 +1,64 @@
+"""The operator's commands: users create, enterprises import, demo; settings checks."""
+
+import pytest
+from sqlalchemy import func, select
+
+from app import create_app
+from auth import hash_token
+from models.auth import User
+from models.registry import Category, Enterprise, Inspector, Lab
+from sampling.credit_code import is_valid, make_code
+
+
+def test_users_create_prints_token_once_and_stores_only_its_hash(app, db_session, factory):
+    inspector = factory.inspector(code="INS9")
+    result = app.test_cli_runner().invoke(args=["users", "create", "--role", "inspector", "--inspector", "INS9", "陈伟"])
+    assert result.exit_code == 0, result.output
+    token = result.output.strip().splitlines()[-1]
+    user = db_session.scalar(select(User))
+    assert user.token_hash == hash_token(token) and token not in (user.token_hash, user.name)
+    assert user.inspector_id == inspector.id
+    missing = app.test_cli_runner().invoke(args=["users", "create", "--role", "lab", "x"])
+    assert missing.exit_code != 0 and "--lab" in missing.output
+
+
+def test_token_from_cli_works_on_the_api(app, client):
+    result = app.test_cli_runner().invoke(args=["users", "create", "--role", "supervisor", "张主任"])
+    token = result.output.strip().splitlines()[-1]
+    assert client.get("/api/v1/categories", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
+def test_cli_import_all_or_nothing(app, db_session, factory, tmp_path):
+    factory.category(code="DQ-01")
+    header = "credit_code,name,region,address,scale,category_codes,status\n"
+    good = [f"{make_code(f'91441900MA4W1234{i}')},企业{i},虎门镇,,small,DQ-01,active\n" for i in range(3)]
+    bad = tmp_path / "bad.csv"
+    bad.write_text(header + good[0] + "91441900MA4W12345X,坏,虎门镇,,small,DQ-01,active\n" + good[1], encoding="utf-8")
+    result = app.test_cli_runner().invoke(args=["enterprises", "import", str(bad)])
+    assert result.exit_code == 1 and "row 3" in result.output
+    assert db_session.scalar(select(func.count()).select_from(Enterprise)) == 0
+    ok = tmp_path / "ok.csv"
+    ok.write_text(header + "".join(good), encoding="utf-8-sig")  # Excel's BOM is accepted
+    result = app.test_cli_runner().invoke(args=["enterprises", "import", str(ok)])
+    assert result.exit_code == 0 and "created 3" in result.output
+
+
+def test_demo_loads_a_city_once(app, db_session):
+    result = app.test_cli_runner().invoke(args=["demo"])
+    assert result.exit_code == 0, result.output
+    enterprises = db_session.scalars(select(Enterprise)).all()
+    assert len(enterprises) >= 200
+    assert all(is_valid(e.credit_code) for e in enterprises)
+    assert len({e.region for e in enterprises}) >= 10
+    assert db_session.scalar(select(func.count()).select_from(Inspector)) >= 12
+    assert db_session.scalar(select(func.count()).select_from(Lab)) >= 2
+    assert db_session.scalar(select(func.count()).select_from(Category)) >= 10
+    again = app.test_cli_runner().invoke(args=["demo"])
+    assert "already" in again.output
+    assert db_session.scalar(select(func.count()).select_from(Enterprise)) == len(enterprises)
+
+
+def test_production_requires_a_secret_key(monkeypatch):
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app({"ENV_NAME": "production", "SECRET_KEY": None, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
