@@ -10,7 +10,7 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -51,13 +51,25 @@ class CreditRules:
 
     @classmethod
     def from_config(cls, config: Mapping) -> CreditRules:
-        """Rules from a config mapping: key ``CREDIT_<FIELD>`` overrides each default."""
-        values = {}
-        for f in fields(cls):
-            key = "CREDIT_" + f.name.upper()
-            if config.get(key) is not None:
-                values[f.name] = int(config[key])
+        """Rules from the app's settings (see ``CONFIG_KEYS``); a missing key keeps the default."""
+        values = {name: int(config[key]) for key, name in CONFIG_KEYS.items() if config.get(key) is not None}
         return cls(**values)
+
+
+# Setting name (config.py) -> CreditRules field.
+CONFIG_KEYS = {
+    "REPEAT_FAILURE_MONTHS": "repeat_failure_months",
+    "BLACK_GENERAL_MONTHS": "general_lapse_months",
+    "BLACK_SERIOUS_MONTHS": "serious_lapse_months",
+    "RED_CONSECUTIVE_PASSES": "red_min_consecutive_passes",
+    "RED_CLEAN_MONTHS": "red_clean_months",
+    "RED_VALID_MONTHS": "red_valid_months",
+    "GRADE_D_MONTHS": "grade_d_months",
+    "GRADE_D_FAILURES": "grade_d_failures",
+    "GRADE_C_MONTHS": "grade_c_months",
+    "GRADE_A_PASSES": "grade_a_consecutive_passes",
+    "GRADE_A_MONTHS": "grade_a_clean_months",
+}
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,7 @@ def test_add_months_moves_whole_months(day, months):
 
 
 def test_rules_from_config_override_defaults():
-    rules = CreditRules.from_config({"CREDIT_GENERAL_LAPSE_MONTHS": 3, "OTHER": 1})
+    rules = CreditRules.from_config({"BLACK_GENERAL_MONTHS": 3, "OTHER": 1})
     assert rules.general_lapse_months == 3
     assert rules.serious_lapse_months == 12
 
