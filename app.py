@@ -41,13 +41,15 @@ def configure(app: Flask, config: dict | None) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "spotcheck.db")
     app.json.ensure_ascii = False
     app.json.sort_keys = False
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 def register_extensions(app: Flask) -> None:
     """Bind the database, migrations and the API to the app."""
-    from extensions import api, db, migrate
     import models  # noqa: F401  (every table on the metadata)
+    from extensions import api, db, migrate
 
     db.init_app(app)
     migrate.init_app(app, db)

@@ -1,7 +1,6 @@
 """API users and their tokens (only the token's hash is stored)."""
 
 from datetime import datetime
-from typing import Optional
 
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -25,11 +24,11 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(16))
-    inspector_id: Mapped[Optional[int]] = mapped_column(ForeignKey("inspectors.id"))
-    lab_id: Mapped[Optional[int]] = mapped_column(ForeignKey("labs.id"))
+    inspector_id: Mapped[int | None] = mapped_column(ForeignKey("inspectors.id"))
+    lab_id: Mapped[int | None] = mapped_column(ForeignKey("labs.id"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    inspector: Mapped[Optional[Inspector]] = relationship()
-    lab: Mapped[Optional[Lab]] = relationship()
+    inspector: Mapped[Inspector | None] = relationship()
+    lab: Mapped[Lab | None] = relationship()

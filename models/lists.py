@@ -1,9 +1,8 @@
 """Red/black list publications (红黑榜), their entries, and scheduled job runs."""
 
 from datetime import date, datetime
-from typing import Optional
 
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime, enum_check, utcnow
@@ -21,7 +20,7 @@ class Publication(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     period: Mapped[str] = mapped_column(String(6), unique=True)
     published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    published_by: Mapped[Optional[str]] = mapped_column(String(100))
+    published_by: Mapped[str | None] = mapped_column(String(100))
 
     entries: Mapped[list["ListEntry"]] = relationship(back_populates="publication", order_by="ListEntry.id")
 
@@ -38,18 +37,18 @@ class ListEntry(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     publication_id: Mapped[int] = mapped_column(ForeignKey("publications.id", ondelete="CASCADE"), index=True)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
-    sample_id: Mapped[Optional[int]] = mapped_column(ForeignKey("samples.id"))
+    sample_id: Mapped[int | None] = mapped_column(ForeignKey("samples.id"))
     period: Mapped[str] = mapped_column(String(6), index=True)
     list: Mapped[str] = mapped_column(String(5))
-    severity: Mapped[Optional[str]] = mapped_column(String(8))
+    severity: Mapped[str | None] = mapped_column(String(8))
     reason: Mapped[str] = mapped_column(Text)
     row: Mapped[dict] = mapped_column(JSON)  # the published row, frozen
     listed_at: Mapped[date] = mapped_column(Date)
-    expires_at: Mapped[Optional[date]] = mapped_column(Date)
-    lapsed_at: Mapped[Optional[date]] = mapped_column(Date)
-    removed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    removal_reason: Mapped[Optional[str]] = mapped_column(Text)
-    removed_by: Mapped[Optional[str]] = mapped_column(String(100))
+    expires_at: Mapped[date | None] = mapped_column(Date)
+    lapsed_at: Mapped[date | None] = mapped_column(Date)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    removal_reason: Mapped[str | None] = mapped_column(Text)
+    removed_by: Mapped[str | None] = mapped_column(String(100))
 
     publication: Mapped[Publication] = relationship(back_populates="entries")
     enterprise: Mapped[Enterprise] = relationship()
@@ -65,4 +64,4 @@ class JobRun(Base):
     job: Mapped[str] = mapped_column(String(64))
     key: Mapped[str] = mapped_column(String(64))
     ran_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    outcome: Mapped[Optional[str]] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(Text)

@@ -4,7 +4,16 @@ from datetime import datetime
 from typing import Optional
 
 from sqlalchemy import (
-    JSON, Boolean, CheckConstraint, Column, Float, ForeignKey, Integer, LargeBinary, String, Table,
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -44,16 +53,16 @@ class Plan(Base):
     kind: Mapped[str] = mapped_column(String(16))
     period: Mapped[str] = mapped_column(String(6), index=True)
     regions: Mapped[list] = mapped_column(JSON, default=list)  # empty: every region
-    sample_size: Mapped[Optional[int]] = mapped_column(Integer)
-    sampling_ratio: Mapped[Optional[float]] = mapped_column(Float)
-    grade_ratios: Mapped[Optional[dict]] = mapped_column(JSON)
+    sample_size: Mapped[int | None] = mapped_column(Integer)
+    sampling_ratio: Mapped[float | None] = mapped_column(Float)
+    grade_ratios: Mapped[dict | None] = mapped_column(JSON)
     risk_weighting: Mapped[bool] = mapped_column(Boolean, default=False)
     team_size: Mapped[int] = mapped_column(Integer, default=2)
     avoid_same_region: Mapped[bool] = mapped_column(Boolean, default=True)
     exclusion_days: Mapped[int] = mapped_column(Integer, default=180)
     server_seed: Mapped[str] = mapped_column(String(64))
     seed_commitment: Mapped[str] = mapped_column(String(64))
-    created_by: Mapped[Optional[str]] = mapped_column(String(100))
+    created_by: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     categories: Mapped[list[Category]] = relationship(secondary=plan_categories, order_by=Category.code)
@@ -76,8 +85,8 @@ class Draw(Base):
     registry_hash: Mapped[str] = mapped_column(String(64))
     algorithm: Mapped[str] = mapped_column(String(64))
     snapshot: Mapped[bytes] = mapped_column(LargeBinary)  # zlib-compressed canonical JSON
-    published_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    drawn_by: Mapped[Optional[str]] = mapped_column(String(100))
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    drawn_by: Mapped[str | None] = mapped_column(String(100))
     drawn_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     plan: Mapped[Plan] = relationship(back_populates="draw")

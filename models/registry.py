@@ -40,18 +40,18 @@ class Category(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
-    parent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("categories.id"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
     group: Mapped[str] = mapped_column("grp", String(16))
     key_supervised: Mapped[bool] = mapped_column(Boolean, default=False)
     risk_level: Mapped[int] = mapped_column(Integer, default=1)
-    standard: Mapped[Optional[str]] = mapped_column(String(200))
+    standard: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     parent: Mapped[Optional["Category"]] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list["Category"]] = relationship(back_populates="parent")
 
     @property
-    def parent_code(self) -> Optional[str]:
+    def parent_code(self) -> str | None:
         return self.parent.code if self.parent else None
 
 
@@ -69,7 +69,7 @@ class Enterprise(Base):
     credit_code: Mapped[str] = mapped_column(String(18), unique=True)
     name: Mapped[str] = mapped_column(String(200), index=True)
     region: Mapped[str] = mapped_column(String(64), index=True)
-    address: Mapped[Optional[str]] = mapped_column(String(300))
+    address: Mapped[str | None] = mapped_column(String(300))
     scale: Mapped[str] = mapped_column(String(8), default="small")
     status: Mapped[str] = mapped_column(String(16), default="active")
     credit_grade: Mapped[str] = mapped_column(String(1), default="B")
@@ -92,7 +92,7 @@ class Inspector(Base):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     region: Mapped[str] = mapped_column(String(64))
-    unit: Mapped[Optional[str]] = mapped_column(String(200))
+    unit: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -1,10 +1,18 @@
 """Samples (样品/抽样单), their results with item detail, and their event history."""
 
 from datetime import date, datetime
-from typing import Optional
 
 from sqlalchemy import (
-    JSON, Boolean, CheckConstraint, Column, Date, ForeignKey, Integer, String, Table, Text,
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -48,8 +56,8 @@ class Sample(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
-    plan_id: Mapped[Optional[int]] = mapped_column(ForeignKey("plans.id"), index=True)
-    selection_id: Mapped[Optional[int]] = mapped_column(ForeignKey("selections.id"), unique=True)
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"), index=True)
+    selection_id: Mapped[int | None] = mapped_column(ForeignKey("selections.id"), unique=True)
     enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
     category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
     # Copied from the plan (or the imported row) so reports group without joining plans.
@@ -59,46 +67,46 @@ class Sample(Base):
     source: Mapped[str] = mapped_column(String(8), default="draw")
 
     status: Mapped[str] = mapped_column(String(16), default="planned", index=True)
-    verdict: Mapped[Optional[str]] = mapped_column(String(4))
+    verdict: Mapped[str | None] = mapped_column(String(4))
     critical_failed: Mapped[bool] = mapped_column(Boolean, default=False)
-    final_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)  # set: the verdict counts
+    final_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # set: the verdict counts
 
-    stage: Mapped[Optional[str]] = mapped_column(String(16))
-    product_name: Mapped[Optional[str]] = mapped_column(String(200))
-    brand: Mapped[Optional[str]] = mapped_column(String(100))
-    model: Mapped[Optional[str]] = mapped_column(String(100))
-    batch_no: Mapped[Optional[str]] = mapped_column(String(100))
-    production_date: Mapped[Optional[date]] = mapped_column(Date)
-    quantity: Mapped[Optional[str]] = mapped_column(String(50))
-    reserve_quantity: Mapped[Optional[str]] = mapped_column(String(50))
-    visit_inspector_codes: Mapped[Optional[list]] = mapped_column(JSON)
+    stage: Mapped[str | None] = mapped_column(String(16))
+    product_name: Mapped[str | None] = mapped_column(String(200))
+    brand: Mapped[str | None] = mapped_column(String(100))
+    model: Mapped[str | None] = mapped_column(String(100))
+    batch_no: Mapped[str | None] = mapped_column(String(100))
+    production_date: Mapped[date | None] = mapped_column(Date)
+    quantity: Mapped[str | None] = mapped_column(String(50))
+    reserve_quantity: Mapped[str | None] = mapped_column(String(50))
+    visit_inspector_codes: Mapped[list | None] = mapped_column(JSON)
 
-    lab_id: Mapped[Optional[int]] = mapped_column(ForeignKey("labs.id"), index=True)
-    retest_lab_id: Mapped[Optional[int]] = mapped_column(ForeignKey("labs.id"), index=True)
+    lab_id: Mapped[int | None] = mapped_column(ForeignKey("labs.id"), index=True)
+    retest_lab_id: Mapped[int | None] = mapped_column(ForeignKey("labs.id"), index=True)
 
-    drawn_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    sampled_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    refused_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    refusal_reason: Mapped[Optional[str]] = mapped_column(Text)
-    received_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    tested_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    notified_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    objection_filed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    objection_reason: Mapped[Optional[str]] = mapped_column(Text)
-    rectification_due: Mapped[Optional[date]] = mapped_column(Date)
-    rectification_notes: Mapped[Optional[str]] = mapped_column(Text)
-    rectification_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    rechecked_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    recheck_verdict: Mapped[Optional[str]] = mapped_column(String(4))
-    recheck_report_no: Mapped[Optional[str]] = mapped_column(String(100))
-    last_event_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    overdue: Mapped[Optional[list]] = mapped_column(JSON)  # deadlines flagged by the job
+    drawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sampled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refusal_reason: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    tested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    objection_filed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    objection_reason: Mapped[str | None] = mapped_column(Text)
+    rectification_due: Mapped[date | None] = mapped_column(Date)
+    rectification_notes: Mapped[str | None] = mapped_column(Text)
+    rectification_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rechecked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recheck_verdict: Mapped[str | None] = mapped_column(String(4))
+    recheck_report_no: Mapped[str | None] = mapped_column(String(100))
+    last_event_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    overdue: Mapped[list | None] = mapped_column(JSON)  # deadlines flagged by the job
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     enterprise: Mapped[Enterprise] = relationship()
     category: Mapped[Category] = relationship()
-    lab: Mapped[Optional[Lab]] = relationship(foreign_keys=[lab_id])
-    retest_lab: Mapped[Optional[Lab]] = relationship(foreign_keys=[retest_lab_id])
+    lab: Mapped[Lab | None] = relationship(foreign_keys=[lab_id])
+    retest_lab: Mapped[Lab | None] = relationship(foreign_keys=[retest_lab_id])
     team: Mapped[list[Inspector]] = relationship(secondary=sample_team, order_by=Inspector.code)
     results: Mapped[list["Result"]] = relationship(back_populates="sample", order_by="Result.id")
     events: Mapped[list["SampleEvent"]] = relationship(back_populates="sample", order_by="SampleEvent.id")
@@ -116,18 +124,18 @@ class Result(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16), default="initial")
-    lab_id: Mapped[Optional[int]] = mapped_column(ForeignKey("labs.id"))
-    lab_name: Mapped[Optional[str]] = mapped_column(String(200))  # imported history may name an unknown lab
+    lab_id: Mapped[int | None] = mapped_column(ForeignKey("labs.id"))
+    lab_name: Mapped[str | None] = mapped_column(String(200))  # imported history may name an unknown lab
     report_no: Mapped[str] = mapped_column(String(100))
     tested_at: Mapped[datetime] = mapped_column(UTCDateTime)
     verdict: Mapped[str] = mapped_column(String(4))
     critical_failed: Mapped[bool] = mapped_column(Boolean, default=False)
-    correction_reason: Mapped[Optional[str]] = mapped_column(Text)
-    recorded_by: Mapped[Optional[str]] = mapped_column(String(100))
+    correction_reason: Mapped[str | None] = mapped_column(Text)
+    recorded_by: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     sample: Mapped[Sample] = relationship(back_populates="results")
-    lab: Mapped[Optional[Lab]] = relationship()
+    lab: Mapped[Lab | None] = relationship()
     items: Mapped[list["ResultItem"]] = relationship(
         back_populates="result", order_by="ResultItem.position", cascade="all, delete-orphan"
     )
@@ -145,7 +153,7 @@ class ResultItem(Base):
     name: Mapped[str] = mapped_column(String(200))
     requirement: Mapped[str] = mapped_column(String(500))
     measured: Mapped[str] = mapped_column(String(200))
-    unit: Mapped[Optional[str]] = mapped_column(String(50))
+    unit: Mapped[str | None] = mapped_column(String(50))
     verdict: Mapped[str] = mapped_column(String(4))
     critical: Mapped[bool] = mapped_column(Boolean, default=False)
 
@@ -160,12 +168,12 @@ class SampleEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"), index=True)
     action: Mapped[str] = mapped_column(String(32))
-    from_status: Mapped[Optional[str]] = mapped_column(String(16))
+    from_status: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str] = mapped_column(String(16))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    actor: Mapped[Optional[str]] = mapped_column(String(100))
-    data: Mapped[Optional[dict]] = mapped_column(JSON)
+    actor: Mapped[str | None] = mapped_column(String(100))
+    data: Mapped[dict | None] = mapped_column(JSON)
 
     sample: Mapped[Sample] = relationship(back_populates="events")
 

@@ -15,7 +15,7 @@ def check_character(body17: str) -> str:
     if len(body17) != 17:
         raise ValueError("the code body must be 17 characters")
     try:
-        total = sum(_VALUE[ch] * w for ch, w in zip(body17, WEIGHTS))
+        total = sum(_VALUE[ch] * w for ch, w in zip(body17, WEIGHTS, strict=True))
     except KeyError as exc:
         raise ValueError(f"character {exc.args[0]!r} is not allowed in a credit code") from None
     return ALPHABET[(31 - total % 31) % 31]

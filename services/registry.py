@@ -2,13 +2,19 @@
 
 import csv
 import io
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from sqlalchemy import insert, select
 
 from extensions import db
 from models.registry import (
-    CATEGORY_GROUPS, ENTERPRISE_STATUSES, SCALES, Category, Enterprise, Inspector, Lab, enterprise_categories,
+    ENTERPRISE_STATUSES,
+    SCALES,
+    Category,
+    Enterprise,
+    Inspector,
+    Lab,
+    enterprise_categories,
 )
 from sampling.credit_code import problem as credit_code_problem
 from sampling.errors import InvalidInput, RuleViolation
@@ -118,7 +124,8 @@ def parse_enterprise_rows(lines: Iterable[str]) -> Iterator[tuple[int, dict]]:
     reader = csv.DictReader(lines)
     missing = [h for h in IMPORT_HEADER if h not in (reader.fieldnames or [])]
     if missing:
-        raise InvalidInput("CSV header is missing columns (表头缺少列)", {"header": [f"missing column: {m}" for m in missing]})
+        problems = [f"missing column: {m}" for m in missing]
+        raise InvalidInput("CSV header is missing columns (表头缺少列)", {"header": problems})
     for number, row in enumerate(reader, start=2):
         yield number, {k: (row.get(k) or "").strip() for k in IMPORT_HEADER}
 
@@ -196,7 +203,9 @@ def _store_enterprises(rows: list[dict]) -> dict:
             existing.update(session.execute(
                 select(Enterprise.credit_code, Enterprise.id).where(Enterprise.credit_code.in_(chunk))
             ).all())
-        links = [{"enterprise_id": existing[r["credit_code"]], "category_id": c} for r in new for c in r["category_ids"]]
+        links = [
+            {"enterprise_id": existing[r["credit_code"]], "category_id": c} for r in new for c in r["category_ids"]
+        ]
         session.execute(insert(enterprise_categories), links)
     for r in updated:
         enterprise = session.get(Enterprise, existing[r["credit_code"]])

@@ -12,7 +12,8 @@ from sampling.credit_code import is_valid, make_code
 
 def test_users_create_prints_token_once_and_stores_only_its_hash(app, db_session, factory):
     inspector = factory.inspector(code="INS9")
-    result = app.test_cli_runner().invoke(args=["users", "create", "--role", "inspector", "--inspector", "INS9", "陈伟"])
+    args = ["users", "create", "--role", "inspector", "--inspector", "INS9", "陈伟"]
+    result = app.test_cli_runner().invoke(args=args)
     assert result.exit_code == 0, result.output
     token = result.output.strip().splitlines()[-1]
     user = db_session.scalar(select(User))
