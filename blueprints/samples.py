@@ -13,6 +13,7 @@ from services import samples
 blp = Blueprint("samples", __name__, url_prefix="/api/v1/samples",
                 description="Samples and their life cycle")
 
+CONFLICT = "The sample's state does not allow this move, or a deadline has passed."
 LAB = ("lab",)
 INSPECTOR = ("inspector",)
 IDEMPOTENCY_DOC = {"parameters": [{
@@ -260,13 +261,13 @@ class Samples(MethodView):
         return samples.list_samples(current_principal(), query)
 
 
-@blp.route("/<code>")
+@blp.route("/<sample_code>")
 class SampleItem(MethodView):
     @roles_required(*STAFF)
     @blp.response(200, SampleSchema)
-    def get(self, code):
+    def get(self, sample_code):
         """One sample with its status, verdict, result, deadlines and history."""
-        return samples.sample_for(code, current_principal())
+        return samples.sample_for(sample_code, current_principal())
 
 
 @blp.route("/<code>/sampling")
@@ -274,6 +275,7 @@ class Sampling(MethodView):
     @roles_required(*INSPECTOR)
     @blp.arguments(SamplingSchema)
     @blp.response(200, SampleSchema)
+    @blp.alt_response(409, response="DEFAULT_ERROR", description=CONFLICT)
     def post(self, body, code):
         """Record the sampling visit (planned → sampled); two or more team inspectors named."""
         return samples.record_sampling(code, body, current_principal())
@@ -284,6 +286,7 @@ class Refusal(MethodView):
     @roles_required(*INSPECTOR)
     @blp.arguments(RefusalSchema)
     @blp.response(200, SampleSchema)
+    @blp.alt_response(409, response="DEFAULT_ERROR", description=CONFLICT)
     def post(self, body, code):
         """Record the enterprise's refusal (planned → refused) with reason and inspectors."""
         return samples.record_refusal(code, body, current_principal())
@@ -294,6 +297,7 @@ class Receipt(MethodView):
     @roles_required(*LAB)
     @blp.arguments(ReceiptSchema)
     @blp.response(200, SampleSchema)
+    @blp.alt_response(409, response="DEFAULT_ERROR", description=CONFLICT)
     def post(self, body, code):
         """The assigned lab received the sample (sampled → testing)."""
         return samples.record_receipt(code, body, current_principal())
@@ -316,6 +320,7 @@ class Notification(MethodView):
     @roles_required(*SUPERVISOR)
     @blp.arguments(NotificationSchema)
     @blp.response(200, SampleSchema)
+    @blp.alt_response(409, response="DEFAULT_ERROR", description=CONFLICT)
     def post(self, body, code):
         """Notify the enterprise: a pass becomes final, a fail opens the objection window."""
         return samples.record_notification(code, body)
@@ -326,6 +331,7 @@ class Objection(MethodView):
     @roles_required(*SUPERVISOR)
     @blp.arguments(ObjectionSchema)
     @blp.response(200, SampleSchema)
+    @blp.alt_response(409, response="DEFAULT_ERROR", description=CONFLICT)
     def post(self, body, code):
         """Record an objection within the window (notified → objection); a retest lab is drawn."""
         return samples.record_objection(code, body)
@@ -348,6 +354,7 @@ class RetestResult(MethodView):
 class Finalize(MethodView):
     @roles_required(*SUPERVISOR)
     @blp.response(200, SampleSchema)
+    @blp.alt_response(409, response="DEFAULT_ERROR", description=CONFLICT)
     def post(self, code):
         """Close a notified failing sample once its objection window has passed (→ final)."""
         return samples.finalize(code)
@@ -358,6 +365,7 @@ class Rectification(MethodView):
     @roles_required(*SUPERVISOR)
     @blp.arguments(RectificationSchema)
     @blp.response(200, SampleSchema)
+    @blp.alt_response(409, response="DEFAULT_ERROR", description=CONFLICT)
     def post(self, body, code):
         """Order a finally failed enterprise to rectify by a due date (final → rectifying)."""
         return samples.order_rectification(code, body)
@@ -368,6 +376,7 @@ class Recheck(MethodView):
     @roles_required(*SUPERVISOR)
     @blp.arguments(RecheckSchema)
     @blp.response(200, SampleSchema)
+    @blp.alt_response(409, response="DEFAULT_ERROR", description=CONFLICT)
     def post(self, body, code):
         """Record the recheck (复查) after rectification (rectifying → rechecked)."""
         return samples.record_recheck(code, body)
@@ -378,6 +387,7 @@ class Correction(MethodView):
     @roles_required("supervisor", "lab")
     @blp.arguments(CorrectionSchema)
     @blp.response(200, SampleSchema)
+    @blp.alt_response(409, response="DEFAULT_ERROR", description=CONFLICT)
     def post(self, body, code):
         """Correct the standing result by a new recorded result with a reason (verdict unchanged)."""
         return samples.record_correction(code, body, current_principal())

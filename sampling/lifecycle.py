@@ -14,7 +14,7 @@ the event plus N, and has passed once that date is over.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from sampling.errors import InvalidInput, RuleViolation
 
@@ -127,7 +127,7 @@ def check_event_time(name: str, at: datetime, previous_at: datetime, now: dateti
 
 
 def _iso(at: datetime) -> str:
-    return at.astimezone(timezone.utc).isoformat()
+    return at.astimezone(UTC).isoformat()
 
 
 # Deadlines.
@@ -140,7 +140,7 @@ class DeadlineRules:
     objection_days: int = OBJECTION_DAYS
     rectification_days: int = RECTIFICATION_DAYS
     recheck_days: int = RECHECK_DAYS
-    tz: tzinfo = timezone.utc
+    tz: tzinfo = UTC
 
     def local_date(self, at: datetime) -> date:
         """The calendar date of ``at`` in the rules' time zone."""

@@ -18,9 +18,9 @@ from sqlalchemy.orm import selectinload
 from auth import actor_name
 from extensions import db
 from models.auth import User
+from models.base import utcnow
 from models.plans import Draw
 from models.registry import Inspector, Lab, lab_categories
-from models.base import utcnow
 from models.samples import IdempotencyRecord, Result, ResultItem, Sample, SampleEvent, sample_team
 from sampling import lifecycle as lc
 from sampling.errors import Forbidden, InvalidInput, NotFound, RuleViolation
@@ -338,16 +338,16 @@ def record_result(code: str, body: dict, user: User, key: str | None = None, dum
     """
     sample = get_sample(code, for_update=True)
     _require_lab(sample, user)
-    return _idempotent(f"result:{sample.code}", key, body, dump, lambda: _post_result(sample, body, user))
+    return _idempotent(f"result:{sample.code}", key, body, dump, lambda: _post_result(sample, body))
 
 
-def _post_result(sample: Sample, body: dict, user: User) -> Sample:
+def _post_result(sample: Sample, body: dict) -> Sample:
     lc.check_move(sample.status, "result", sample.verdict)
     at = _checked_time(sample, "tested_at", body["tested_at"])
     verdict = lc.derive_verdict(body["items"])
 
     def change(s: Sample):
-        _add_result(s, "initial", s.lab, body, verdict, user)
+        _add_result(s, "initial", s.lab, body, verdict)
         s.tested_at = at
         s.verdict = verdict.verdict
         s.critical_failed = verdict.critical_failed
@@ -360,16 +360,16 @@ def record_retest_result(code: str, body: dict, user: User, key: str | None = No
     sample = get_sample(code, for_update=True)
     _require_retest_lab(sample, user)
     return _idempotent(f"retest-result:{sample.code}", key, body, dump,
-                       lambda: _post_retest_result(sample, body, user))
+                       lambda: _post_retest_result(sample, body))
 
 
-def _post_retest_result(sample: Sample, body: dict, user: User) -> Sample:
+def _post_retest_result(sample: Sample, body: dict) -> Sample:
     lc.check_move(sample.status, "retest-result", sample.verdict)
     at = _checked_time(sample, "tested_at", body["tested_at"])
     verdict = lc.derive_verdict(body["items"])
 
     def change(s: Sample):
-        _add_result(s, "retest", s.retest_lab, body, verdict, user)
+        _add_result(s, "retest", s.retest_lab, body, verdict)
         s.verdict = verdict.verdict
         s.critical_failed = verdict.critical_failed
         s.final_at = at
@@ -385,7 +385,7 @@ def _result_data(body: dict, verdict: lc.Verdict) -> dict:
 
 
 def _add_result(sample: Sample, kind: str, lab: Lab | None, body: dict, verdict: lc.Verdict,
-                user: User, reason: str | None = None) -> Result:
+                reason: str | None = None) -> Result:
     result = Result(
         sample=sample, kind=kind, lab=lab, lab_name=lab.name if lab else None,
         report_no=body["report_no"], tested_at=body["tested_at"], verdict=verdict.verdict,
@@ -549,7 +549,7 @@ def record_correction(code: str, body: dict, user: User) -> Sample:
     corrected = {"report_no": body.get("report_no") or standing.report_no,
                  "tested_at": standing.tested_at, "items": items}
     before = _state(sample)
-    _add_result(sample, "correction", standing.lab, corrected, verdict, user, reason=body["reason"])
+    _add_result(sample, "correction", standing.lab, corrected, verdict, reason=body["reason"])
     sample.critical_failed = verdict.critical_failed
     at = _server_time(sample)
     data = {"reason": body["reason"], "corrects": standing.report_no, **_result_data(corrected, verdict)}

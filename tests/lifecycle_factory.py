@@ -7,7 +7,7 @@ models, so the life-cycle tests depend on nothing but the models.
 import hashlib
 import itertools
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from extensions import db
 from models.plans import Draw, Plan
@@ -60,7 +60,7 @@ def make_world(factory, drawn_days_ago: int = 90, lab_capacity: int = 100) -> Wo
                 seed_commitment=hashlib.sha256(server_seed.encode()).hexdigest(), categories=[category])
     db.session.add(plan)
     db.session.flush()
-    drawn_at = datetime.now(timezone.utc) - timedelta(days=drawn_days_ago)
+    drawn_at = datetime.now(UTC) - timedelta(days=drawn_days_ago)
     draw = Draw(plan_id=plan.id, seed=hashlib.sha256(f"{server_seed}:".encode()).hexdigest(),
                 registry_hash="0" * 64, algorithm="test", snapshot=b"", drawn_at=drawn_at)
     db.session.add(draw)

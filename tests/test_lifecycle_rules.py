@@ -1,6 +1,6 @@
 """The pure life-cycle rules: moves, event times, deadlines and verdicts."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -8,7 +8,6 @@ import pytest
 from sampling import lifecycle as lc
 from sampling.errors import InvalidInput, RuleViolation
 
-UTC = timezone.utc
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 # The diagram of DESIGN.md, written out by hand: (state, action, sample verdict) -> new state.

@@ -1,16 +1,14 @@
 """The sample life cycle over HTTP, with real tokens of every role."""
 
 import os
-import sys
 import threading
-import types
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from lifecycle_factory import make_world
 from sqlalchemy import func, select
 
 from extensions import db
-from lifecycle_factory import make_world
 from models.audit import AuditEvent
 from models.samples import IdempotencyRecord, Result, ResultItem, Sample, SampleEvent
 from sampling import lifecycle as lc
@@ -18,7 +16,6 @@ from sampling.draw import rank_key
 from services import samples as sample_service
 
 API = "/api/v1/samples"
-UTC = timezone.utc
 POSTGRES = bool(os.environ.get("TEST_DATABASE_URL"))
 
 
@@ -33,21 +30,16 @@ OFFSET = {"sampling": 0, "refusal": 0, "receipt": 1, "result": 5, "notification"
 
 @pytest.fixture
 def credit_calls(monkeypatch):
-    """Record every grade refresh the life cycle asks for (and run the real one when present)."""
-    calls = []
-    try:
-        import services.credit as credit
-        real = credit.refresh_grades
-    except ImportError:  # the credit service is not in the tree yet
-        credit = types.ModuleType("services.credit")
-        monkeypatch.setitem(sys.modules, "services.credit", credit)
-        real = None
+    """Record every grade refresh the life cycle asks for, and run the real one."""
+    import services.credit as credit
+
+    calls, real = [], credit.refresh_grades
 
     def refresh_grades(enterprise_ids):
         calls.append(list(enterprise_ids))
-        return real(enterprise_ids) if real else None
+        return real(enterprise_ids)
 
-    monkeypatch.setattr(credit, "refresh_grades", refresh_grades, raising=False)
+    monkeypatch.setattr(credit, "refresh_grades", refresh_grades)
     return calls
 
 
@@ -227,6 +219,8 @@ def test_a_refusal_is_recorded_with_reason_and_inspectors(api, code, world, cred
     assert refused["visit_inspectors"] == [world.team[0].code, world.team[1].code]
     assert refused["history"][0]["data"]["reason"].startswith("企业拒绝抽样")
     assert credit_calls == [[world.enterprise.id]]
+    db.session.expire_all()
+    assert world.enterprise.credit_grade == "C"  # one refusal in the last 12 months, stored with it
 
 
 # Forbidden moves: every state, every action the diagram does not draw from it.
