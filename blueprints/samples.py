@@ -1,8 +1,11 @@
 """Samples (样品/抽样单): the life cycle from the sampling visit to the recheck."""
 
+import click
 from flask import current_app, request
+from flask.cli import AppGroup
 from flask.views import MethodView
-from marshmallow import Schema, fields, validate
+from flask_smorest import abort
+from marshmallow import Schema, ValidationError, fields, validate
 
 from auth import STAFF, SUPERVISOR, current_principal, roles_required
 from blueprints.common import Blueprint, SelectPage
@@ -23,7 +26,17 @@ IDEMPOTENCY_DOC = {"parameters": [{
 }]}
 
 
-class Text(fields.String):
+class PlainText(fields.String):
+    """A string without NUL characters (no database stores them in text)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise ValidationError("must not contain NUL characters")
+        return text
+
+
+class Text(PlainText):
     """A string that also accepts a number (a quantity of 6, a measured value of 0.5)."""
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -32,8 +45,12 @@ class Text(fields.String):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
-def _required_text(max_length: int) -> fields.String:
-    return fields.String(required=True, validate=validate.Length(min=1, max=max_length))
+def _text(max_length: int, **kwargs) -> PlainText:
+    return PlainText(validate=validate.Length(max=max_length), **kwargs)
+
+
+def _required_text(max_length: int) -> PlainText:
+    return PlainText(required=True, validate=validate.Length(min=1, max=max_length))
 
 
 def _event_time() -> fields.AwareDateTime:
@@ -41,25 +58,25 @@ def _event_time() -> fields.AwareDateTime:
 
 
 def _inspector_codes() -> fields.List:
-    return fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    return fields.List(_text(32), required=True, validate=validate.Length(min=1, max=50))
 
 
 # Bodies.
 
 class SampleQuerySchema(Schema):
-    plan_id = fields.Integer()
+    plan_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
     status = fields.String(validate=validate.OneOf(lc.STATES))
-    lab = fields.String(metadata={"description": "lab code (first or retest lab)"})
-    inspector = fields.String(metadata={"description": "inspector code on the team"})
+    lab = _text(32, metadata={"description": "lab code (first or retest lab)"})
+    inspector = _text(32, metadata={"description": "inspector code on the team"})
 
 
 class SamplingSchema(Schema):
     sampled_at = _event_time()
     stage = fields.String(required=True, validate=validate.OneOf(STAGES))
     product_name = _required_text(200)
-    brand = fields.String(validate=validate.Length(max=100))
-    model = fields.String(validate=validate.Length(max=100))
-    batch_no = fields.String(validate=validate.Length(max=100))
+    brand = _text(100)
+    model = _text(100)
+    batch_no = _text(100)
     production_date = fields.Date()
     quantity = Text(required=True, validate=validate.Length(min=1, max=50))
     reserve_quantity = Text(validate=validate.Length(max=50),
@@ -81,7 +98,7 @@ class ItemSchema(Schema):
     name = _required_text(200)
     requirement = Text(required=True, validate=validate.Length(max=500))
     measured = Text(required=True, validate=validate.Length(max=200))
-    unit = fields.String(allow_none=True, validate=validate.Length(max=50))
+    unit = _text(50, allow_none=True)
     verdict = fields.String(required=True, validate=validate.OneOf(VERDICTS))
     critical = fields.Boolean(load_default=False)
 
@@ -89,7 +106,7 @@ class ItemSchema(Schema):
 class ResultSchema(Schema):
     report_no = _required_text(100)
     tested_at = _event_time()
-    items = fields.List(fields.Nested(ItemSchema), required=True, validate=validate.Length(min=1))
+    items = fields.List(fields.Nested(ItemSchema), required=True, validate=validate.Length(min=1, max=500))
 
 
 class NotificationSchema(Schema):
@@ -103,7 +120,7 @@ class ObjectionSchema(Schema):
 
 class RectificationSchema(Schema):
     due_date = fields.Date(required=True)
-    notes = fields.String(validate=validate.Length(max=2000))
+    notes = _text(2000)
 
 
 class RecheckSchema(Schema):
@@ -114,8 +131,8 @@ class RecheckSchema(Schema):
 
 class CorrectionSchema(Schema):
     reason = _required_text(2000)
-    report_no = fields.String(validate=validate.Length(min=1, max=100))
-    items = fields.List(fields.Nested(ItemSchema), validate=validate.Length(min=1),
+    report_no = PlainText(validate=validate.Length(min=1, max=100))
+    items = fields.List(fields.Nested(ItemSchema), validate=validate.Length(min=1, max=500),
                         metadata={"description": "the corrected items (all of them); omitted: unchanged"})
 
 
@@ -245,7 +262,12 @@ def _answer(outcome):
 
 
 def _key() -> str | None:
-    return request.headers.get("Idempotency-Key") or None
+    """The request's ``Idempotency-Key``: up to 200 printable characters."""
+    key = request.headers.get("Idempotency-Key") or None
+    if key is not None and (len(key) > 200 or not key.isprintable()):
+        abort(422, message="Invalid Idempotency-Key (幂等键无效)",
+              errors={"Idempotency-Key": ["must be at most 200 printable characters"]})
+    return key
 
 
 # Views.
@@ -392,3 +414,27 @@ class Correction(MethodView):
         """Correct the standing result by a new recorded result with a reason (verdict unchanged)."""
         return samples.record_correction(code, body, current_principal())
 
+
+
+# Commands: the same jobs the scheduler runs, by hand.
+
+samples_cli = AppGroup("samples", help="The sample life cycle.")
+_DAY = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@samples_cli.command("flag-overdue")
+@click.option("--on", "on", type=_DAY, help="the day to judge by (default: today)")
+def flag_overdue_command(on):
+    """Flag the samples past a deadline (each deadline once)."""
+    click.echo(f"{samples.flag_overdue(on.date() if on else None)} new overdue flag(s)")
+
+
+@samples_cli.command("finalize-expired")
+@click.option("--on", "on", type=_DAY, help="the day to judge by (default: today)")
+def finalize_expired_command(on):
+    """Make final the failing results whose objection window passed with no objection."""
+    closed = samples.finalize_expired(on.date() if on else None)
+    click.echo(f"{len(closed)} sample(s) made final" + (f": {', '.join(closed)}" if closed else ""))
+
+
+cli_commands = (samples_cli,)

@@ -641,3 +641,25 @@ def test_the_audit_list_starts_where_asked(api, code):
     assert api.client.get(f"/api/v1/audit?since={tomorrow}", headers=api.sup).json == []
     assert len(api.client.get("/api/v1/audit?since=2020-01-01", headers=api.sup).json) >= 1
     assert api.client.get("/api/v1/audit?since=yesterday", headers=api.sup).status_code == 422
+
+
+def test_text_with_nul_and_an_overlong_key_are_invalid(api, code):
+    _invalid(api, code, "sampling", api.body("sampling", product_name="水壶\x00"), "product_name")
+    api.walk(code, ["sampling", "receipt"])
+    before = counts()
+    resp = api.client.post(f"{API}/{code}/result", json=api.body("result"),
+                           headers={**api.lab, "Idempotency-Key": "k" * 201})
+    assert resp.status_code == 422 and "Idempotency-Key" in resp.json["errors"]
+    assert counts() == before
+
+
+def test_the_jobs_run_from_the_command_line(app, api, code):
+    api.walk(code, ["sampling", "receipt", "result", "notification"])
+    runner = app.test_cli_runner()
+    out = runner.invoke(args=["samples", "finalize-expired"])
+    assert out.exit_code == 0 and f"1 sample(s) made final: {code}" in out.output
+    assert runner.invoke(args=["samples", "finalize-expired"]).output.startswith("0 sample(s)")
+    later = (date.today() + timedelta(days=200)).isoformat()
+    flagged = runner.invoke(args=["samples", "flag-overdue", "--on", later])
+    assert flagged.exit_code == 0 and flagged.output.startswith("2 new")  # rectification, recheck
+    assert runner.invoke(args=["samples", "flag-overdue", "--on", later]).output.startswith("0 new")
