@@ -1,0 +1,630 @@
+"""The 双随机 draw: commit-reveal seed, tickets, strata, allocation, teams and labs.
+
+Pure: plain values in, plain values out, no Flask and no database. The rules are those of
+DESIGN.md ("The 双随机 draw"); ``scripts/verify_draw.py`` restates them with the standard
+library only, and ``tests/test_draw_algorithm.py`` proves that the two agree.
+
+Readings of DESIGN.md made here (the verifier makes the same ones):
+
+* ``int(first 8 bytes ...)`` is big-endian, i.e. ``int(hexdigest[:16], 16)``.
+* Every membership of an enterprise in a stratum is a candidate row; the ticket depends only
+  on the seed, the plan, the credit code and the weight, so a multi-category enterprise has
+  the same ticket in every stratum it belongs to.
+* ``sampling_ratio``: the plan total is ``round(ratio × eligible enterprises)``; ``grade_ratios``:
+  each grade's total is ``round(ratio × eligible enterprises of that grade)``, split over the
+  grade's ``(region, category, grade)`` strata by largest remainder. ``round`` is half up, on
+  the exact decimal value of the ratio. A grade missing from ``grade_ratios`` is not drawn.
+  The minimum-one rule applies to the plan total only (not within a grade: a 3% ratio for
+  grade A must not become one A enterprise per stratum).
+* "If the total allows" means: the plan total is at least the number of non-empty strata.
+* Strata are ordered by their key tuple ``(region, category[, grade])`` compared element by
+  element on Unicode code points; the key's text form joins the parts with ``|``.
+* A stratum that runs out of candidates because its members were drawn in an earlier stratum
+  draws fewer (a shortfall, reported); that is not an error.
+* The load cap's "eligible inspectors" are the active inspectors of the snapshot; "drawn" is
+  the number of selections. Teams are listed in rank order.
+* A lab's capacity is per plan, so "capacity left" is capacity minus this draw's assignments;
+  no capacity means no limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import json
+import math
+import secrets
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from fractions import Fraction
+from itertools import chain
+from operator import itemgetter, truediv
+from typing import Iterable, Mapping, NamedTuple, Optional
+
+from sampling.errors import InvalidInput, RuleViolation
+
+_credit_code = itemgetter(0)
+_grade = itemgetter(3)
+
+ALGORITHM = "sha256-exp-tickets/1"
+EXPORT_FORMAT = "shuangsuiji-draw/1"
+GRADES = ("A", "B", "C", "D")
+DEFAULT_GRADE = "B"
+RISK_WEIGHTS = {"A": 0.5, "B": 1.0, "C": 2.0, "D": 4.0}
+DEFAULT_TEAM_SIZE = 2
+DEFAULT_EXCLUSION_DAYS = 180
+STRATUM_SEPARATOR = "|"
+
+_sha256 = hashlib.sha256
+_TWO_POW_MINUS_64 = 2.0**-64  # exact, so multiplying equals dividing by 2**64
+
+
+# --- seed: commit, then reveal ------------------------------------------------------------
+
+
+def sha256_hex(text: str) -> str:
+    """Lowercase hex sha256 of the UTF-8 text (every hash of the draw is this)."""
+    return _sha256(text.encode("utf-8")).hexdigest()
+
+
+def new_server_seed() -> str:
+    """A fresh 32-byte server seed as 64 lowercase hex characters."""
+    return secrets.token_hex(32)
+
+
+def commitment(server_seed: str) -> str:
+    """The public commitment to a server seed: ``sha256(server_seed)``."""
+    return sha256_hex(server_seed)
+
+
+def effective_seed(server_seed: str, public_entropy: str = "") -> str:
+    """The draw's seed: ``sha256(server_seed + ":" + public_entropy)``."""
+    return sha256_hex(f"{server_seed}:{public_entropy or ''}")
+
+
+# --- tickets and ranks --------------------------------------------------------------------
+
+
+def ticket(seed: str, plan_id: int, credit_code: str, weight: float = 1.0) -> float:
+    """An enterprise's ticket, ``-ln(u) / weight``; the smallest tickets are drawn first."""
+    digest = _sha256(f"{seed}:{plan_id}:{credit_code}".encode("utf-8")).digest()
+    return -math.log((int.from_bytes(digest[:8], "big") + 0.5) / 2**64) / weight
+
+
+def rank_key(seed: str, plan_id: int, credit_code: str, code: str) -> str:
+    """Rank of an inspector or lab ``code`` for an enterprise; lower ranks are chosen first."""
+    return sha256_hex(f"{seed}:{plan_id}:{credit_code}:{code}")
+
+
+def unweighted_tickets(seed: str, plan_id: int, credit_codes: Iterable[str]) -> list[float]:
+    """``ticket(seed, plan_id, code, 1.0)`` for each code, in a tight loop over one hash prefix."""
+    base = _sha256(f"{seed}:{plan_id}:".encode("utf-8"))
+    log, from_bytes = math.log, int.from_bytes
+    tickets = []
+    append = tickets.append
+    for code in credit_codes:
+        h = base.copy()
+        h.update(code.encode("utf-8"))
+        append(-log((from_bytes(h.digest()[:8], "big") + 0.5) * _TWO_POW_MINUS_64))
+    return tickets
+
+
+def _ranked(prefix: bytes, codes: list[str], count: int) -> list[str]:
+    """The ``count`` codes with the lowest rank keys (raw digests order as their hex does)."""
+    base = _sha256(prefix)
+    keyed = []
+    for code in codes:
+        h = base.copy()
+        h.update(code.encode("utf-8"))
+        keyed.append((h.digest(), code))
+    keyed.sort()
+    return [code for _, code in keyed[:count]]
+
+
+# --- plain data in and out ----------------------------------------------------------------
+
+
+class Candidate(NamedTuple):
+    """An eligible enterprise; a tuple (not a dataclass) because a draw may hold a million.
+
+    ``categories`` are the plan categories it produces and may be drawn in (exclusion window
+    already applied); ``last_team`` the inspector codes of its previous sampling visit.
+    """
+
+    credit_code: str
+    region: str
+    categories: tuple[str, ...]
+    grade: str = DEFAULT_GRADE
+    last_team: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class InspectorInfo:
+    """An inspector as the draw sees them."""
+
+    code: str
+    region: str
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class LabInfo:
+    """A lab: the categories it is accredited for and its capacity per plan (None: no limit)."""
+
+    code: str
+    categories: tuple[str, ...]
+    capacity: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class DrawRules:
+    """A plan's draw rules; exactly one of ``sample_size``, ``sampling_ratio``, ``grade_ratios``."""
+
+    sample_size: Optional[int] = None
+    sampling_ratio: Optional[float] = None
+    grade_ratios: Optional[Mapping[str, float]] = None
+    risk_weighting: bool = False
+    risk_weights: Mapping[str, float] = field(default_factory=lambda: dict(RISK_WEIGHTS))
+    team_size: int = DEFAULT_TEAM_SIZE
+    avoid_same_region: bool = True
+
+    def __post_init__(self):
+        given = [n for n in ("sample_size", "sampling_ratio", "grade_ratios") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise InvalidInput(
+                "Exactly one of sample_size, sampling_ratio, grade_ratios is required.",
+                {"_schema": ["exactly one of sample_size, sampling_ratio, grade_ratios"]},
+            )
+        if self.sample_size is not None and self.sample_size < 1:
+            raise InvalidInput("sample_size must be at least 1.", {"sample_size": ["must be >= 1"]})
+        if self.sampling_ratio is not None and not 0 < self.sampling_ratio <= 1:
+            raise InvalidInput("sampling_ratio must be in (0, 1].", {"sampling_ratio": ["must be in (0, 1]"]})
+        if self.grade_ratios is not None:
+            bad = [g for g, r in self.grade_ratios.items() if g not in GRADES or not 0 <= r <= 1]
+            if bad or not any(self.grade_ratios.values()):
+                raise InvalidInput(
+                    "grade_ratios maps grades A-D to ratios in [0, 1], at least one above 0.",
+                    {"grade_ratios": [f"bad entries: {bad}" if bad else "all ratios are 0"]},
+                )
+        if self.team_size < 2:
+            raise InvalidInput("team_size must be at least 2.", {"team_size": ["must be >= 2"]})
+        if sorted(self.risk_weights) != list(GRADES) or min(self.risk_weights.values()) <= 0:
+            raise InvalidInput("risk_weights needs a positive weight for A, B, C and D.")
+
+    def to_dict(self) -> dict:
+        """The rules as published in the draw file."""
+        return {
+            "sample_size": self.sample_size,
+            "sampling_ratio": self.sampling_ratio,
+            "grade_ratios": dict(sorted(self.grade_ratios.items())) if self.grade_ratios is not None else None,
+            "risk_weighting": self.risk_weighting,
+            "risk_weights": dict(sorted(self.risk_weights.items())),
+            "team_size": self.team_size,
+            "avoid_same_region": self.avoid_same_region,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "DrawRules":
+        """Rules read back from ``to_dict``'s output."""
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data and data[k] is not None}
+        return cls(**known)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """One drawn enterprise, with the stratum it was drawn in, its team and its lab."""
+
+    credit_code: str
+    region: str
+    category: str
+    grade: str
+    stratum: str
+    ticket: float
+    inspectors: tuple[str, ...] = ()
+    lab: str = ""
+
+    def to_dict(self) -> dict:
+        """The selection as published (without the sample code, which the service adds)."""
+        return {
+            "credit_code": self.credit_code,
+            "stratum": self.stratum,
+            "ticket": self.ticket,
+            "inspectors": list(self.inspectors),
+            "lab": self.lab,
+        }
+
+
+@dataclass
+class DrawResult:
+    """What a draw produced: selections in ticket order, and the snapshot it was drawn from."""
+
+    seed: str
+    plan_id: int
+    algorithm: str
+    registry_hash: str
+    snapshot: dict
+    allocation: dict[str, int]
+    selections: list[Selection]
+    shortfalls: dict[str, int]
+    load_cap: int
+
+
+# --- exclusion window ---------------------------------------------------------------------
+
+
+def within_exclusion_window(last_sampled_on: Optional[date], as_of: date, exclusion_days: int) -> bool:
+    """True when a sample taken on ``last_sampled_on`` bars a new one on ``as_of`` (six-month rule)."""
+    return last_sampled_on is not None and (as_of - last_sampled_on).days < exclusion_days
+
+
+def apply_exclusion_window(
+    candidates: Iterable[Candidate],
+    last_sampled: Mapping[tuple[str, str], date],
+    as_of: date,
+    exclusion_days: int,
+) -> list[Candidate]:
+    """Drop each (enterprise, category) sampled in the window; rechecks must not be in ``last_sampled``."""
+    eligible = []
+    for cand in candidates:
+        cats = tuple(
+            c for c in cand.categories
+            if not within_exclusion_window(last_sampled.get((cand.credit_code, c)), as_of, exclusion_days)
+        )
+        if cats:
+            eligible.append(cand if cats == cand.categories else cand._replace(categories=cats))
+    return eligible
+
+
+# --- the registry snapshot ----------------------------------------------------------------
+
+
+def canonical_json(obj) -> bytes:
+    """The canonical UTF-8 JSON text that hashes are taken over."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+
+
+def registry_hash(snapshot: Mapping) -> str:
+    """``sha256`` of the snapshot's canonical JSON."""
+    return _sha256(canonical_json(snapshot)).hexdigest()
+
+
+def build_snapshot(
+    candidates: Iterable[Candidate], inspectors: Iterable[InspectorInfo], labs: Iterable[LabInfo]
+) -> dict:
+    """The eligible registry in canonical form; the same registry in any row order gives the same one.
+
+    ``strata`` lists ``[region, category, [credit codes ascending], grades]`` ascending by
+    ``(region, category)``, ``grades`` holding one letter per credit code; ``last_teams``
+    ``[credit_code, [inspector codes]]``; ``inspectors`` the active ones as ``[code, region]``;
+    ``labs`` ``[code, [categories], capacity]``.
+    """
+    candidates = candidates if isinstance(candidates, (list, tuple)) else list(candidates)
+    groups: dict[tuple[str, str], list[Candidate]] = defaultdict(list)
+    for cand in candidates:
+        region = cand[1]
+        for category in cand[2]:
+            groups[region, category].append(cand)
+    strata = []
+    for (region, category), rows in sorted(groups.items()):
+        rows.sort(key=_credit_code)
+        codes = list(map(_credit_code, rows))
+        grades = "".join(g or DEFAULT_GRADE for g in map(_grade, rows))
+        if len(set(codes)) != len(codes):
+            raise InvalidInput(f"Stratum {region}|{category}: a credit code is listed twice.")
+        if not set(grades) <= set(GRADES):
+            raise InvalidInput(f"Stratum {region}|{category}: credit grades must be A, B, C or D.")
+        strata.append([region, category, codes, grades])
+    last_teams = sorted([c[0], sorted(set(c[4]))] for c in candidates if c[4])
+    active = sorted({(i.code, i.region) for i in inspectors if i.active})
+    lab_rows = sorted({(lab.code, tuple(sorted(set(lab.categories))), lab.capacity) for lab in labs})
+    return {
+        "strata": strata,
+        "last_teams": last_teams,
+        "inspectors": [list(i) for i in active],
+        "labs": [[code, list(cats), capacity] for code, cats, capacity in lab_rows],
+    }
+
+
+# --- allocation ---------------------------------------------------------------------------
+
+
+def round_half_up(ratio: float, size: int) -> int:
+    """``round(ratio × size)`` with halves up, on the ratio's exact decimal value."""
+    exact = Fraction(str(ratio)) * size
+    return (2 * exact.numerator + exact.denominator) // (2 * exact.denominator)
+
+
+def allocate(total: int, sizes: Mapping[tuple, int], minimum_one: bool = True) -> dict[tuple, int]:
+    """Split ``total`` over strata in proportion to size: largest remainder, then minimum one.
+
+    Floors first, then one more to the largest remainders (ties: ascending key). Then, when the
+    total reaches the number of non-empty strata, each non-empty stratum left at 0 (ascending
+    key) gets one, taken from the stratum with the largest allocation (ties: ascending key).
+    """
+    keys = sorted(k for k, size in sizes.items() if size > 0)
+    population = sum(sizes[k] for k in keys)
+    if total > population:
+        raise RuleViolation(f"Cannot draw {total} from {population} candidates.", {"rule": ["sample_size"]})
+    if not keys:
+        return {}
+    alloc = {k: total * sizes[k] // population for k in keys}
+    remainders = sorted(keys, key=lambda k: (-(total * sizes[k] % population), k))
+    for k in remainders[: total - sum(alloc.values())]:
+        alloc[k] += 1
+    if minimum_one and total >= len(keys):
+        for k in keys:
+            if alloc[k] == 0:
+                donor = min(keys, key=lambda d: (-alloc[d], d))
+                alloc[donor] -= 1
+                alloc[k] = 1
+    return alloc
+
+
+def stratum_text(key: tuple) -> str:
+    """The stratum key as published: its parts joined by ``|``."""
+    return STRATUM_SEPARATOR.join(key)
+
+
+# --- the draw -----------------------------------------------------------------------------
+
+
+def run_draw(
+    seed: str,
+    plan_id: int,
+    candidates: Iterable[Candidate],
+    inspectors: Iterable[InspectorInfo],
+    labs: Iterable[LabInfo],
+    rules: DrawRules,
+) -> DrawResult:
+    """Freeze the eligible registry into a snapshot and draw from it."""
+    return draw_from_snapshot(seed, plan_id, build_snapshot(candidates, inspectors, labs), rules)
+
+
+def draw_from_snapshot(seed: str, plan_id: int, snapshot: Mapping, rules: DrawRules) -> DrawResult:
+    """The whole draw from a snapshot: the path both the draw and its verification take."""
+    strata = snapshot["strata"]
+    if not any(codes for _, _, codes, _ in strata):
+        raise RuleViolation("No eligible enterprise for this plan.", {"rule": ["eligible_enterprises"]})
+    members = _stratum_members(strata, rules.grade_ratios is not None)
+    allocation = _allocation(members, rules)
+    selections, shortfalls = _select(seed, plan_id, members, allocation, rules)
+    load_cap = _assign_teams_and_labs(seed, plan_id, selections, snapshot, rules)
+    return DrawResult(
+        seed=seed,
+        plan_id=plan_id,
+        algorithm=ALGORITHM,
+        registry_hash=registry_hash(snapshot),
+        snapshot=snapshot if isinstance(snapshot, dict) else dict(snapshot),
+        allocation={stratum_text(k): n for k, n in sorted(allocation.items())},
+        selections=selections,
+        shortfalls=shortfalls,
+        load_cap=load_cap,
+    )
+
+
+def _stratum_members(strata: list, by_grade: bool) -> dict[tuple, tuple[list[str], str]]:
+    """Stratum key -> (credit codes, grade letters), with the grade in the key if ``by_grade``."""
+    if not by_grade:
+        return {(region, category): (codes, grades) for region, category, codes, grades in strata}
+    members: dict[tuple, tuple[list[str], str]] = {}
+    for region, category, codes, grades in strata:
+        for grade in sorted(set(grades)):
+            picked = [c for c, g in zip(codes, grades) if g == grade]
+            members[(region, category, grade)] = (picked, grade * len(picked))
+    return members
+
+
+def _allocation(members: Mapping[tuple, tuple[list[str], str]], rules: DrawRules) -> dict[tuple, int]:
+    sizes = {k: len(codes) for k, (codes, _) in members.items()}
+    if rules.grade_ratios is None:
+        if rules.sample_size is None:
+            total = round_half_up(rules.sampling_ratio, sum(sizes.values()))
+            if total == 0:
+                raise RuleViolation("The sampling ratio gives no sample.", {"rule": ["sampling_ratio"]})
+        else:
+            total = rules.sample_size
+            _check_enough_enterprises(total, members)
+        return allocate(total, sizes)
+    allocation = {}
+    for grade, ratio in sorted(rules.grade_ratios.items()):
+        of_grade = {k: n for k, n in sizes.items() if k[2] == grade}
+        allocation.update(allocate(round_half_up(ratio, sum(of_grade.values())), of_grade, minimum_one=False))
+    if not any(allocation.values()):
+        raise RuleViolation("The grade ratios give no sample.", {"rule": ["grade_ratios"]})
+    return allocation
+
+
+def _check_enough_enterprises(total: int, members: Mapping[tuple, tuple[list[str], str]]) -> None:
+    """A sample size above the number of distinct eligible enterprises cannot be met."""
+    if total <= max(len(codes) for codes, _ in members.values()):
+        return  # the largest stratum alone has enough distinct enterprises
+    enterprises = len(set(chain.from_iterable(codes for codes, _ in members.values())))
+    if total > enterprises:
+        raise RuleViolation(
+            f"The plan asks for {total} samples but only {enterprises} enterprises are eligible.",
+            {"rule": ["sample_size"]},
+        )
+
+
+def _select(seed, plan_id, members, allocation, rules) -> tuple[list[Selection], dict[str, int]]:
+    """Lowest tickets per stratum, strata in key order, skipping enterprises already drawn."""
+    weights = rules.risk_weights if rules.risk_weighting else None
+    drawn: set[str] = set()
+    chosen: list[Selection] = []
+    shortfalls: dict[str, int] = {}
+    for key in sorted(k for k, n in allocation.items() if n > 0):
+        wanted = allocation[key]
+        codes, grades = members[key]
+        tickets = unweighted_tickets(seed, plan_id, codes)
+        if weights is not None:
+            tickets = list(map(truediv, tickets, map(weights.__getitem__, grades)))
+        skip = sum(map(drawn.__contains__, codes)) if drawn else 0
+        # ties on a ticket go to the lower index, i.e. the lower credit code
+        best = heapq.nsmallest(wanted + skip, range(len(codes)), key=tickets.__getitem__)
+        picked = [i for i in best if codes[i] not in drawn][:wanted]
+        text = stratum_text(key)
+        if len(picked) < wanted:
+            shortfalls[text] = wanted - len(picked)
+        for i in picked:
+            drawn.add(codes[i])
+            chosen.append(Selection(codes[i], key[0], key[1], grades[i], text, tickets[i]))
+    chosen.sort(key=lambda s: (s.ticket, s.credit_code))
+    return chosen, shortfalls
+
+
+def _assign_teams_and_labs(seed, plan_id, selections: list[Selection], snapshot: Mapping, rules: DrawRules) -> int:
+    """Give each selection, in ticket order, a team and a lab; returns the load cap."""
+    inspectors = [tuple(i) for i in snapshot["inspectors"]]
+    team_size = rules.team_size
+    if len(inspectors) < team_size:
+        raise RuleViolation(
+            f"Only {len(inspectors)} active inspectors for teams of {team_size}.", {"rule": ["team_size"]}
+        )
+    load_cap = -(-team_size * len(selections) // len(inspectors))
+    load = dict.fromkeys((code for code, _ in inspectors), 0)
+    region_of = dict(inspectors)
+    available = list(load)  # under the cap, ascending code
+    last_teams = {code: set(team) for code, team in snapshot["last_teams"]}
+    labs = _LabPool(snapshot["labs"])
+    for index, sel in enumerate(selections):
+        prefix = f"{seed}:{plan_id}:{sel.credit_code}:".encode("utf-8")
+        last = last_teams.get(sel.credit_code, ())
+        pool = [
+            c for c in available
+            if c not in last and not (rules.avoid_same_region and region_of[c] == sel.region)
+        ]
+        if len(pool) < team_size:
+            _team_failure(sel, inspectors, last, rules)
+        team = _ranked(prefix, pool, team_size)
+        for code in team:
+            load[code] += 1
+            if load[code] >= load_cap:
+                available.remove(code)
+        selections[index] = _with(sel, tuple(team), labs.choose(prefix, sel))
+    return load_cap
+
+
+def _with(sel: Selection, team: tuple[str, ...], lab: str) -> Selection:
+    return Selection(sel.credit_code, sel.region, sel.category, sel.grade, sel.stratum, sel.ticket, team, lab)
+
+
+def _team_failure(sel: Selection, inspectors: list[tuple], last, rules: DrawRules):
+    """Raise the 409 naming the first rule that leaves fewer than ``team_size`` inspectors."""
+    size = rules.team_size
+    allowed = [c for c, r in inspectors if not (rules.avoid_same_region and r == sel.region)]
+    if len(allowed) < size:
+        rule, why = "avoid_same_region", f"fewer than {size} active inspectors outside region {sel.region} (回避)"
+    elif len([c for c in allowed if c not in last]) < size:
+        rule, why = "avoid_last_team", f"fewer than {size} inspectors left after excluding its last team (回避)"
+    else:
+        rule, why = "load_cap", f"fewer than {size} eligible inspectors under the load cap"
+    raise RuleViolation(
+        f"No valid inspector team for enterprise {sel.credit_code} (stratum {sel.stratum}): {why}.",
+        {"rule": [rule], "credit_code": [sel.credit_code], "stratum": [sel.stratum]},
+    )
+
+
+class _LabPool:
+    """Labs by accredited category, with the capacity each has left in this plan."""
+
+    def __init__(self, lab_rows):
+        self.by_category: dict[str, list[str]] = defaultdict(list)
+        self.left: dict[str, Optional[int]] = {}
+        for code, categories, capacity in lab_rows:
+            self.left[code] = capacity
+            for category in categories:
+                self.by_category[category].append(code)
+
+    def choose(self, prefix: bytes, sel: Selection) -> str:
+        accredited = self.by_category.get(sel.category, [])
+        open_labs = [c for c in accredited if self.left[c] is None or self.left[c] > 0]
+        if not open_labs:
+            rule, why = (
+                ("lab_capacity", "every accredited lab is at capacity")
+                if accredited else ("lab_accreditation", f"no lab is accredited for category {sel.category}")
+            )
+            raise RuleViolation(
+                f"No lab for enterprise {sel.credit_code} (stratum {sel.stratum}): {why}.",
+                {"rule": [rule], "credit_code": [sel.credit_code], "stratum": [sel.stratum]},
+            )
+        (lab,) = _ranked(prefix, open_labs, 1)
+        if self.left[lab] is not None:
+            self.left[lab] -= 1
+        return lab
+
+
+# --- the published draw file and its verification ------------------------------------------
+
+
+def make_export(
+    *,
+    plan: Mapping,
+    rules: DrawRules,
+    server_seed: str,
+    public_entropy: str,
+    seed: str,
+    registry_hash_value: str,
+    snapshot: Mapping,
+    drawn_at: str,
+    allocation: Mapping[str, int],
+    selections: Iterable[Mapping],
+) -> dict:
+    """The published draw file ``scripts/verify_draw.py`` reads; ``plan`` needs at least ``id``."""
+    return {
+        "format": EXPORT_FORMAT,
+        "algorithm": ALGORITHM,
+        "plan_id": plan["id"],
+        "plan": dict(plan),
+        "rules": rules.to_dict(),
+        "seed_commitment": commitment(server_seed),
+        "server_seed": server_seed,
+        "public_entropy": public_entropy,
+        "seed": seed,
+        "registry_hash": registry_hash_value,
+        "drawn_at": drawn_at,
+        "registry": snapshot,
+        "allocation": dict(allocation),
+        "selections": [dict(s) for s in selections],
+    }
+
+
+_COMPARED = ("credit_code", "stratum", "ticket", "inspectors", "lab")
+
+
+def verify_draw(export: Mapping) -> list[str]:
+    """Recompute a published draw; returns the mismatches (empty when everything matches)."""
+    mismatches = []
+    server_seed, entropy = export.get("server_seed") or "", export.get("public_entropy") or ""
+    if commitment(server_seed) != export.get("seed_commitment"):
+        mismatches.append("seed_commitment: sha256(server_seed) does not match the commitment")
+    seed = effective_seed(server_seed, entropy)
+    if seed != export.get("seed"):
+        mismatches.append("seed: sha256(server_seed:public_entropy) does not match the seed")
+    snapshot = export.get("registry") or {}
+    if registry_hash(snapshot) != export.get("registry_hash"):
+        mismatches.append("registry_hash: the registry snapshot does not match its hash")
+    if export.get("algorithm") != ALGORITHM:
+        mismatches.append(f"algorithm: {export.get('algorithm')!r} is not {ALGORITHM!r}")
+    try:
+        result = draw_from_snapshot(seed, export["plan_id"], snapshot, DrawRules.from_dict(export["rules"]))
+    except (KeyError, TypeError, ValueError, RuleViolation, InvalidInput) as exc:
+        return mismatches + [f"draw: could not be recomputed ({exc})"]
+    if result.allocation != export.get("allocation"):
+        mismatches.append("allocation: the stratum allocation differs from the recomputed one")
+    mismatches.extend(compare_selections(export.get("selections") or [], [s.to_dict() for s in result.selections]))
+    return mismatches
+
+
+def compare_selections(published: list[Mapping], recomputed: list[Mapping]) -> list[str]:
+    """Differences between published and recomputed selections, one message per difference."""
+    out = []
+    if len(published) != len(recomputed):
+        out.append(f"selections: {len(published)} published, {len(recomputed)} recomputed")
+    for n, (pub, rec) in enumerate(zip(published, recomputed), start=1):
+        for name in _COMPARED:
+            a, b = pub.get(name), rec[name]
+            same = math.isclose(a, b, rel_tol=1e-12) if name == "ticket" and isinstance(a, float) else a == b
+            if not same:
+                out.append(f"selection {n} ({rec['credit_code']}): {name} is {a!r}, recomputed {b!r}")
+    return out
