@@ -35,12 +35,13 @@ import json
 import math
 import secrets
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from fractions import Fraction
 from itertools import chain
 from operator import itemgetter, truediv
-from typing import Iterable, Mapping, NamedTuple, Optional
+from typing import NamedTuple
 
 from sampling.errors import InvalidInput, RuleViolation
 
@@ -88,7 +89,7 @@ def effective_seed(server_seed: str, public_entropy: str = "") -> str:
 
 def ticket(seed: str, plan_id: int, credit_code: str, weight: float = 1.0) -> float:
     """An enterprise's ticket, ``-ln(u) / weight``; the smallest tickets are drawn first."""
-    digest = _sha256(f"{seed}:{plan_id}:{credit_code}".encode("utf-8")).digest()
+    digest = _sha256(f"{seed}:{plan_id}:{credit_code}".encode()).digest()
     return -math.log((int.from_bytes(digest[:8], "big") + 0.5) / 2**64) / weight
 
 
@@ -99,7 +100,7 @@ def rank_key(seed: str, plan_id: int, credit_code: str, code: str) -> str:
 
 def unweighted_tickets(seed: str, plan_id: int, credit_codes: Iterable[str]) -> list[float]:
     """``ticket(seed, plan_id, code, 1.0)`` for each code, in a tight loop over one hash prefix."""
-    base = _sha256(f"{seed}:{plan_id}:".encode("utf-8"))
+    base = _sha256(f"{seed}:{plan_id}:".encode())
     log, from_bytes = math.log, int.from_bytes
     tickets = []
     append = tickets.append
@@ -154,16 +155,16 @@ class LabInfo:
 
     code: str
     categories: tuple[str, ...]
-    capacity: Optional[int] = None
+    capacity: int | None = None
 
 
 @dataclass(frozen=True)
 class DrawRules:
     """A plan's draw rules; exactly one of ``sample_size``, ``sampling_ratio``, ``grade_ratios``."""
 
-    sample_size: Optional[int] = None
-    sampling_ratio: Optional[float] = None
-    grade_ratios: Optional[Mapping[str, float]] = None
+    sample_size: int | None = None
+    sampling_ratio: float | None = None
+    grade_ratios: Mapping[str, float] | None = None
     risk_weighting: bool = False
     risk_weights: Mapping[str, float] = field(default_factory=lambda: dict(RISK_WEIGHTS))
     team_size: int = DEFAULT_TEAM_SIZE
@@ -205,7 +206,7 @@ class DrawRules:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping) -> "DrawRules":
+    def from_dict(cls, data: Mapping) -> DrawRules:
         """Rules read back from ``to_dict``'s output."""
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data and data[k] is not None}
         return cls(**known)
@@ -253,7 +254,7 @@ class DrawResult:
 # --- exclusion window ---------------------------------------------------------------------
 
 
-def within_exclusion_window(last_sampled_on: Optional[date], as_of: date, exclusion_days: int) -> bool:
+def within_exclusion_window(last_sampled_on: date | None, as_of: date, exclusion_days: int) -> bool:
     """True when a sample taken on ``last_sampled_on`` bars a new one on ``as_of`` (six-month rule)."""
     return last_sampled_on is not None and (as_of - last_sampled_on).days < exclusion_days
 
@@ -410,7 +411,7 @@ def _stratum_members(strata: list, by_grade: bool) -> dict[tuple, tuple[list[str
     members: dict[tuple, tuple[list[str], str]] = {}
     for region, category, codes, grades in strata:
         for grade in sorted(set(grades)):
-            picked = [c for c, g in zip(codes, grades) if g == grade]
+            picked = [c for c, g in zip(codes, grades, strict=True) if g == grade]
             members[(region, category, grade)] = (picked, grade * len(picked))
     return members
 
@@ -488,7 +489,7 @@ def _assign_teams_and_labs(seed, plan_id, selections: list[Selection], snapshot:
     last_teams = {code: set(team) for code, team in snapshot["last_teams"]}
     labs = _LabPool(snapshot["labs"])
     for index, sel in enumerate(selections):
-        prefix = f"{seed}:{plan_id}:{sel.credit_code}:".encode("utf-8")
+        prefix = f"{seed}:{plan_id}:{sel.credit_code}:".encode()
         last = last_teams.get(sel.credit_code, ())
         pool = [
             c for c in available
@@ -530,7 +531,7 @@ class _LabPool:
 
     def __init__(self, lab_rows):
         self.by_category: dict[str, list[str]] = defaultdict(list)
-        self.left: dict[str, Optional[int]] = {}
+        self.left: dict[str, int | None] = {}
         for code, categories, capacity in lab_rows:
             self.left[code] = capacity
             for category in categories:
@@ -621,7 +622,7 @@ def compare_selections(published: list[Mapping], recomputed: list[Mapping]) -> l
     out = []
     if len(published) != len(recomputed):
         out.append(f"selections: {len(published)} published, {len(recomputed)} recomputed")
-    for n, (pub, rec) in enumerate(zip(published, recomputed), start=1):
+    for n, (pub, rec) in enumerate(zip(published, recomputed, strict=False), start=1):
         for name in _COMPARED:
             a, b = pub.get(name), rec[name]
             same = math.isclose(a, b, rel_tol=1e-12) if name == "ticket" and isinstance(a, float) else a == b

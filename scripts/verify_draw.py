@@ -73,7 +73,7 @@ def strata_of(registry, by_grade):
     """Stratum key -> [(credit_code, grade)], the grade joining the key under grade ratios."""
     strata = {}
     for region, category, codes, grades in registry["strata"]:
-        for code, grade in zip(codes, grades):
+        for code, grade in zip(codes, grades, strict=True):
             key = (region, category, grade) if by_grade else (region, category)
             strata.setdefault(key, []).append((code, grade))
     return strata
@@ -107,7 +107,7 @@ def recompute(export):
     for key in sorted(alloc):
         ranked = sorted((ticket(seed, plan_id, code, weights[grade]), code, grade) for code, grade in strata[key])
         taken = [row for row in ranked if row[1] not in drawn][: alloc[key]]
-        for t, code, grade in taken:
+        for t, code, _grade in taken:
             drawn.add(code)
             selections.append({"credit_code": code, "stratum": "|".join(key), "ticket": t,
                                "region": key[0], "category": key[1]})
@@ -174,7 +174,7 @@ def verify(export, out=print):
     check(len(published) == len(selections), f"{len(selections)} selections",
           f"{len(published)} published, {len(selections)} recomputed")
     wrong = 0
-    for n, (pub, rec) in enumerate(zip(published, selections), start=1):
+    for n, (pub, rec) in enumerate(zip(published, selections, strict=False), start=1):
         for name in ("credit_code", "stratum", "ticket", "inspectors", "lab"):
             a, b = pub.get(name), rec[name]
             same = math.isclose(a, b, rel_tol=1e-12) if name == "ticket" and isinstance(a, float) else a == b

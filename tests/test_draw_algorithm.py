@@ -300,7 +300,8 @@ def test_too_few_inspectors_outside_the_region_names_the_rule_and_enterprise():
     assert exc.value.errors["credit_code"] == [code(1)]
     assert code(1) in exc.value.message
     # the same registry draws when the plan does not ask for regional avoidance
-    result = draw.run_draw(seed_of(1), 1, cands, inspectors, all_labs(), DrawRules(sample_size=1, avoid_same_region=False))
+    rules = DrawRules(sample_size=1, avoid_same_region=False)
+    result = draw.run_draw(seed_of(1), 1, cands, inspectors, all_labs(), rules)
     assert len(result.selections[0].inspectors) == 2
 
 
@@ -400,6 +401,10 @@ def test_verify_accepts_an_untouched_export(tmp_path):
         assert checked in done.stdout
 
 
+def all_d(stratum):
+    return "D" * len(stratum[3])
+
+
 def tampered_exports():
     base = sample_export()
 
@@ -420,7 +425,7 @@ def tampered_exports():
         "server seed edited": edit(lambda e: e.update(server_seed="0" * 64)),
         "entropy edited": edit(lambda e: e.update(public_entropy="other")),
         "registry edited": edit(lambda e: e["registry"]["strata"][0][2].pop()),
-        "grade edited": edit(lambda e: e["registry"]["strata"][0].__setitem__(3, "D" * len(e["registry"]["strata"][0][2]))),
+        "grades edited": edit(lambda e: e["registry"]["strata"][0].__setitem__(3, all_d(e["registry"]["strata"][0]))),
     }
 
 
@@ -435,7 +440,8 @@ def test_verify_fails_when_the_export_is_edited(tmp_path, name):
 
 def test_the_script_rejects_an_unreadable_file(tmp_path):
     (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
-    done = subprocess.run([sys.executable, "-I", str(SCRIPT), str(tmp_path / "bad.json")], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-I", str(SCRIPT), str(tmp_path / "bad.json")],
+                          capture_output=True, text=True)
     assert done.returncode == 2
 
 
