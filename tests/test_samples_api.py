@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from lifecycle_factory import make_world
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from extensions import db
 from models.audit import AuditEvent
@@ -627,9 +627,9 @@ def test_every_write_is_audited_and_an_edit_of_history_is_detected(api, code):
     assert api.client.get("/api/v1/audit", headers=api.lab).status_code == 403
     ok = api.client.get("/api/v1/audit/verify", headers=api.sup).json
     assert ok["verified"] is True and ok["events"] >= 3
-    target = db.session.get(AuditEvent, events.json[1]["id"])
-    target.after = {**target.after, "status": "final"}  # someone edits history in the database
-    db.session.commit()
+    with db.engine.begin() as conn:  # someone edits history in the database, behind the app's back
+        conn.execute(text("UPDATE audit_events SET actor = 'supervisor:nobody' WHERE id = :id"),
+                     {"id": events.json[1]["id"]})
     bad = api.client.get("/api/v1/audit/verify", headers=api.sup).json
     assert bad["verified"] is False
     assert [m["event_id"] for m in bad["mismatches"]] == [events.json[1]["id"]]
@@ -663,3 +663,12 @@ def test_the_jobs_run_from_the_command_line(app, api, code):
     flagged = runner.invoke(args=["samples", "flag-overdue", "--on", later])
     assert flagged.exit_code == 0 and flagged.output.startswith("2 new")  # rectification, recheck
     assert runner.invoke(args=["samples", "flag-overdue", "--on", later]).output.startswith("0 new")
+
+
+def test_the_objection_window_follows_the_setting(app, api, code, monkeypatch):
+    api.walk(code, ["sampling", "receipt", "result", "notification"])
+    monkeypatch.setitem(app.config, "OBJECTION_DAYS", 60)  # notified 44 days ago
+    early = api.post(code, "finalize")
+    assert early.status_code == 409 and "objection window is open" in early.json["message"]
+    monkeypatch.setitem(app.config, "OBJECTION_DAYS", 30)
+    assert api.post(code, "objection", api.body("objection", filed_at=api.at("notification", 20))).status_code == 200
