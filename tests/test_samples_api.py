@@ -501,6 +501,30 @@ def test_concurrent_posts_with_one_key_store_one_result(app, api, code):
         SampleEvent.action == "result")) == 1
 
 
+@pytest.mark.postgres
+@pytest.mark.skipif(not POSTGRES, reason="concurrent writers need PostgreSQL")
+def test_concurrent_results_under_different_keys_record_one_and_refuse_the_rest(app, api, code):
+    api.walk(code, ["sampling", "receipt"])
+    answers, barrier = [], threading.Barrier(6)
+
+    def post(n):
+        body = {**api.body("result"), "report_no": f"R-{n}"}
+        with app.test_client() as client:
+            barrier.wait()
+            resp = client.post(f"{API}/{code}/result", json=body, headers={**api.lab, "Idempotency-Key": f"k{n}"})
+            answers.append(resp.status_code)
+
+    threads = [threading.Thread(target=post, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(answers) == [200] + [409] * 5
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Result)) == 1
+    assert db.session.scalar(select(func.count()).select_from(IdempotencyRecord)) == 1
+
+
 # Corrections: a new recorded event, never an overwrite.
 
 def test_a_final_result_is_corrected_by_a_new_event_and_never_overwritten(api, code):
