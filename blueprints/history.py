@@ -1,5 +1,61 @@
-"""Placeholder so the app starts; helper-4 (issue 6) replaces this module."""
+"""Import of past spot-check results (历史抽查数据): HTTP and ``flask history import FILE``."""
 
-from flask_smorest import Blueprint
+import click
+from flask.cli import AppGroup
+from flask.views import MethodView
+from marshmallow import Schema, fields
 
-blp = Blueprint("history", __name__, url_prefix="/api/v1")
+from auth import SUPERVISOR, roles_required
+from blueprints.common import Blueprint
+from extensions import db
+from sampling.errors import DomainError
+from services import history
+from services.registry import decode_upload
+
+blp = Blueprint("history", __name__, url_prefix="/api/v1/history", description="Past results (历史数据)")
+
+
+class HistoryFileSchema(Schema):
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary", "description": (
+        "CSV with header " + ",".join(history.HISTORY_HEADER))})
+
+
+class HistoryResultSchema(Schema):
+    imported = fields.Integer()
+
+
+@blp.route("/import")
+class HistoryImport(MethodView):
+    @roles_required(*SUPERVISOR)
+    @blp.arguments(HistoryFileSchema, location="files")
+    @blp.response(200, HistoryResultSchema)
+    def post(self, files):
+        """Import past final results and refusals, all or nothing; errors keyed by row number."""
+        return history.import_history(decode_upload(files["file"].read()))
+
+
+history_cli = AppGroup("history", help="The city's past spot-check record.")
+
+
+@history_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def import_history_file(path):
+    """Import past results and refusals from a CSV file, all or nothing."""
+    with open(path, "rb") as handle:
+        text = decode_upload(handle.read())
+    total = max(sum(1 for _ in text) - 1, 0)
+    text.seek(0)
+    try:
+        with click.progressbar(length=total, label="Importing history",
+                               file=click.get_text_stream("stderr")) as bar:
+            summary = history.import_history(text, progress=bar.update)
+    except DomainError as error:
+        db.session.rollback()
+        click.echo(f"Error: {error.message}", err=True)
+        for row, problems in list(error.errors.items())[:50]:
+            click.echo(f"  row {row}: {'; '.join(problems)}", err=True)
+        raise SystemExit(1)
+    click.echo(f"imported {summary['imported']}")
+
+
+cli_commands = (history_cli,)

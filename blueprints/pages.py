@@ -1,5 +1,61 @@
-"""Placeholder so the app starts; helper-4 (issue 6) replaces this module."""
+"""Public pages (公开页面): the home page and the red/black lists, in Chinese, no script, no CDN.
 
-from flask import Blueprint
+Jinja2 autoescapes every value; nothing here marks text safe.
+"""
+
+from flask import Blueprint, abort, render_template, request
+from sqlalchemy import exists, select
+
+from extensions import db
+from models.lists import Publication
+from models.plans import Draw, Plan
+from models.samples import Sample
+from sampling.credit import PERIOD_RE
+from services import lists
 
 blp = Blueprint("pages", __name__)
+
+LIST_NAMES = {"red": "红榜", "black": "黑榜"}
+SEVERITY_LABELS = {"general": "一般失信", "serious": "严重失信"}
+VERDICT_LABELS = {"pass": "合格", "fail": "不合格", "refused": "拒绝抽样"}
+
+
+def published_draws() -> list[Plan]:
+    """Plans whose draw is public: published by hand, or no sample of the plan still planned."""
+    still_planned = exists().where(Sample.plan_id == Plan.id, Sample.status == "planned")
+    stmt = (
+        select(Plan).join(Draw, Draw.plan_id == Plan.id)
+        .where(Draw.published_at.is_not(None) | ~still_planned)
+        .order_by(Plan.period.desc(), Plan.id.desc()).limit(50)
+    )
+    return list(db.session.scalars(stmt))
+
+
+@blp.get("/")
+def index():
+    """Home: the latest lists, every published period, the reports and the public draws."""
+    publications = db.session.scalars(select(Publication).order_by(Publication.period.desc())).all()
+    return render_template("index.html", publications=publications, draws=published_draws())
+
+
+@blp.get("/lists")
+def lists_page():
+    """Every published period's red and black lists."""
+    publications = db.session.scalars(select(Publication).order_by(Publication.period.desc())).all()
+    return render_template("lists.html", publications=publications, list_names=LIST_NAMES)
+
+
+@blp.get("/lists/<period>")
+def list_period_page(period):
+    """One period's red and black tables, searchable by name or credit code."""
+    if not PERIOD_RE.match(period):
+        abort(404)
+    publication = lists.get_publication(period)
+    if publication is None:
+        abort(404)
+    q = request.args.get("q", "").strip()[:100]
+    view = lists.publication_view(publication, q or None, standing_only=True)
+    return render_template(
+        "lists_period.html", view=view, q=q, list_names=LIST_NAMES,
+        severity_labels=SEVERITY_LABELS, verdict_labels=VERDICT_LABELS,
+    )
