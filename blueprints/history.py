@@ -1,5 +1,7 @@
 """Import of past spot-check results (历史抽查数据): HTTP and ``flask history import FILE``."""
 
+import sys
+
 import click
 from flask.cli import AppGroup
 from flask.views import MethodView
@@ -47,7 +49,7 @@ def import_history_file(path):
     text.seek(0)
     try:
         with click.progressbar(length=total, label="Importing history",
-                               file=click.get_text_stream("stderr")) as bar:
+                               file=sys.stderr) as bar:
             summary = history.import_history(text, progress=bar.update)
     except DomainError as error:
         db.session.rollback()

@@ -57,7 +57,7 @@ def build_scheduler(app: Flask, scheduler_class=BlockingScheduler):
     scheduler = scheduler_class(timezone=tz, job_defaults=JOB_DEFAULTS)
     for job_id, function, cron in job_table():
         scheduler.add_job(run_job, CronTrigger(timezone=tz, **cron), args=[app, job_id, function],
-                          id=job_id, name=job_id, replace_existing=True)
+                          id=job_id, name=job_id, replace_existing=True, **JOB_DEFAULTS)
     return scheduler
 
 
