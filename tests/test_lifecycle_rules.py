@@ -4,6 +4,8 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sampling import lifecycle as lc
 from sampling.errors import InvalidInput, RuleViolation
@@ -296,3 +298,50 @@ def test_an_item_verdict_outside_pass_fail_is_invalid_on_that_item():
     with pytest.raises(InvalidInput) as caught:
         lc.derive_verdict([_item("铅", "pass"), _item("标签", "unclear")])
     assert list(caught.value.errors) == ["items.1.verdict"]
+
+
+# Properties over random walks through the diagram.
+
+WALK_FIELDS = {"receipt": "received_at", "result": "tested_at", "notification": "notified_at",
+               "objection": "objection_at", "retest-result": "retested_at", "recheck": "rechecked_at"}
+
+
+@st.composite
+def walks(draw):
+    """A legal walk from ``planned`` with increasing event times, as a Timeline."""
+    state, verdict, result_verdict, facts = "planned", None, None, {}
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    for _ in range(draw(st.integers(0, 8))):
+        moves = lc.allowed_moves(state, verdict)
+        if not moves:
+            break
+        action = draw(st.sampled_from(moves))
+        at += timedelta(days=draw(st.integers(0, 40)), hours=draw(st.integers(0, 23)))
+        state = lc.check_move(state, action, verdict)
+        if action in ("result", "retest-result"):
+            verdict = draw(st.sampled_from(lc.VERDICTS))
+            result_verdict = result_verdict or verdict
+        if action in WALK_FIELDS:
+            facts[WALK_FIELDS[action]] = at
+        if state == lc.FINAL and "final_at" not in facts:
+            facts["final_at"] = at
+    return lc.Timeline(status=state, verdict=verdict, result_verdict=result_verdict, **facts)
+
+
+@given(walks(), st.integers(0, 400))
+def test_an_overdue_deadline_stays_overdue_until_met(timeline, days):
+    day = date(2026, 1, 1) + timedelta(days=days)
+    today_overdue = {d.name for d in lc.overdue(timeline, RULES, day)}
+    tomorrow_overdue = {d.name for d in lc.overdue(timeline, RULES, day + timedelta(days=1))}
+    assert today_overdue <= tomorrow_overdue
+
+
+@given(walks())
+def test_a_met_deadline_is_never_overdue_and_an_open_one_belongs_to_the_state(timeline):
+    open_by_state = {"result": {"testing"}, "objection": {"notified"}, "retest_result": {"objection"},
+                     "rectification": {"final", "rectifying"}, "recheck": {"final", "rectifying"}}
+    for d in lc.deadlines(timeline, RULES):
+        if d.met_at is None:
+            assert timeline.status in open_by_state[d.name], (d, timeline.status)
+        else:
+            assert not d.passed(date(2100, 1, 1))
