@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from sqlalchemy import insert, select
 
 from extensions import db
+from models.base import utcnow
 from models.registry import (
     ENTERPRISE_STATUSES,
     SCALES,
@@ -197,7 +198,15 @@ def _store_enterprises(rows: list[dict]) -> dict:
     new = [r for r in rows if r["credit_code"] not in existing]
     updated = [r for r in rows if r["credit_code"] in existing]
     if new:
-        session.execute(insert(Enterprise), [{k: r[k] for k in ("credit_code", *ENTERPRISE_FIELDS)} for r in new])
+        # A Core insert on the table with the defaults filled in once: the ORM's bulk insert
+        # evaluates the Python defaults row by row and is about twice as slow for 200k rows.
+        now = utcnow()
+        grade = Enterprise.__table__.c.credit_grade.default.arg
+        defaults = {"credit_grade": grade, "created_at": now, "updated_at": now}
+        session.execute(
+            insert(Enterprise.__table__),
+            [{**defaults, **{k: r[k] for k in ("credit_code", *ENTERPRISE_FIELDS)}} for r in new],
+        )
         for start in range(0, len(new), 5000):
             chunk = [r["credit_code"] for r in new[start:start + 5000]]
             existing.update(session.execute(
