@@ -296,8 +296,9 @@ def weighted_target(cells: Iterable[tuple[float, int]]) -> float | None:
         return None
     weight = sum(n for _, n in cells)
     if weight == 0:
-        return sum(t for t, _ in cells) / len(cells)
-    return sum(t * n for t, n in cells) / weight
+        return round(sum(t for t, _ in cells) / len(cells), 12)
+    # rounded so that a row of one target shows that target, not 0.9399999999999998
+    return round(sum(t * n for t, n in cells) / weight, 12)
 
 
 # --- planner -------------------------------------------------------------------------------
