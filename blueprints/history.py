@@ -56,7 +56,7 @@ def import_history_file(path):
         click.echo(f"Error: {error.message}", err=True)
         for row, problems in list(error.errors.items())[:50]:
             click.echo(f"  row {row}: {'; '.join(problems)}", err=True)
-        raise SystemExit(1)
+        raise SystemExit(1) from None
     click.echo(f"imported {summary['imported']}")
 
 

@@ -4,14 +4,13 @@ Jinja2 autoescapes every value; nothing here marks text safe.
 """
 
 from flask import Blueprint, abort, render_template, request
-from sqlalchemy import exists, select
+from sqlalchemy import select
 
 from extensions import db
 from models.lists import Publication
 from models.plans import Draw, Plan
-from models.samples import Sample
 from sampling.credit import PERIOD_RE
-from services import lists
+from services import draws, lists
 
 blp = Blueprint("pages", __name__)
 
@@ -20,15 +19,10 @@ SEVERITY_LABELS = {"general": "一般失信", "serious": "严重失信"}
 VERDICT_LABELS = {"pass": "合格", "fail": "不合格", "refused": "拒绝抽样"}
 
 
-def published_draws() -> list[Plan]:
-    """Plans whose draw is public: published by hand, or no sample of the plan still planned."""
-    still_planned = exists().where(Sample.plan_id == Plan.id, Sample.status == "planned")
-    stmt = (
-        select(Plan).join(Draw, Draw.plan_id == Plan.id)
-        .where(Draw.published_at.is_not(None) | ~still_planned)
-        .order_by(Plan.period.desc(), Plan.id.desc()).limit(50)
-    )
-    return list(db.session.scalars(stmt))
+def published_draws(limit: int = 50) -> list[Plan]:
+    """The latest plans whose draw is public (the draw service's rule)."""
+    stmt = select(Plan).join(Draw, Draw.plan_id == Plan.id).order_by(Plan.period.desc(), Plan.id.desc())
+    return [plan for plan in db.session.scalars(stmt.limit(limit * 4)) if draws.is_public(plan.draw)][:limit]
 
 
 @blp.get("/")

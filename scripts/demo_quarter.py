@@ -113,7 +113,7 @@ def _run_samples(rng: random.Random, plan_id: int, drawn_at: datetime) -> dict:
     stories += ["pass"] * (len(codes) - len(stories))
     rng.shuffle(stories)
     counts = {"samples": len(codes), "passed": 0, "failed": 0, "refused": 0}
-    for n, (code, story) in enumerate(zip(codes, stories)):
+    for n, (code, story) in enumerate(zip(codes, stories, strict=True)):
         at = drawn_at + timedelta(days=5 + n % 20, hours=n % 7)
         sample = samples.get_sample(code)
         team = [i.code for i in sample.team]

@@ -59,9 +59,21 @@ class Lookups:
 
 def check_history_row(row: dict, known: Lookups) -> tuple[dict, list[str]]:
     """Validate one history row; return the cleaned row and its problems."""
-    problems = []
+    problems = _registry_problems(row, known)
+    sampled_on = _date(row["sampled_on"], problems, known.today)
+    items = [i.strip() for i in row["failed_items"].split(";") if i.strip()]
+    critical = BOOLEANS.get(row["critical"].lower())
+    problems += _verdict_problems(row, items, critical)
     code = row["credit_code"].upper()
-    if code not in known.enterprises:
+    cleaned = {**row, "credit_code": code, "sampled_on": sampled_on, "failed_items": items,
+               "critical": bool(critical), "code": import_code({**row, "credit_code": code})}
+    return cleaned, problems
+
+
+def _registry_problems(row: dict, known: Lookups) -> list[str]:
+    """The codes a row names: enterprise, category, period, level, kind, stage."""
+    problems = []
+    if row["credit_code"].upper() not in known.enterprises:
         problems.append("credit_code: no registered enterprise with this code (企业未登记)")
     if row["category_code"] not in known.categories:
         problems.append("category_code: unknown category")
@@ -72,16 +84,19 @@ def check_history_row(row: dict, known: Lookups) -> tuple[dict, list[str]]:
             problems.append(f"{field}: must be one of {', '.join(allowed)}")
     if row["stage"] and row["stage"] not in STAGES:
         problems.append(f"stage: must be one of {', '.join(STAGES)} or empty")
-    sampled_on = _date(row["sampled_on"], problems, known.today)
+    return problems
+
+
+def _verdict_problems(row: dict, items: list[str], critical: bool | None) -> list[str]:
+    """The verdict and what must (or must not) come with it."""
+    problems = []
     verdict = row["verdict"]
     if verdict not in HISTORY_VERDICTS:
         problems.append("verdict: must be pass, fail or refused")
-    items = [i.strip() for i in row["failed_items"].split(";") if i.strip()]
     if verdict == "fail" and not items:
         problems.append("failed_items: a failing row names its failed items (不合格项目必填)")
     if verdict in ("pass", "refused") and items:
         problems.append(f"failed_items: must be empty when verdict is {verdict}")
-    critical = BOOLEANS.get(row["critical"].lower())
     if critical is None:
         problems.append("critical: must be true or false")
     elif critical and verdict != "fail":
@@ -90,9 +105,7 @@ def check_history_row(row: dict, known: Lookups) -> tuple[dict, list[str]]:
         problems.append("report_no: required for a tested row (报告编号必填)")
     if max(len(row["report_no"]), len(row["lab"])) > 100 or any(len(i) > 200 for i in items):
         problems.append("report_no, lab or a failed item is too long")
-    cleaned = {**row, "credit_code": code, "sampled_on": sampled_on, "failed_items": items,
-               "critical": bool(critical), "code": import_code({**row, "credit_code": code})}
-    return cleaned, problems
+    return problems
 
 
 def _date(text: str, problems: list[str], today_: date) -> date | None:

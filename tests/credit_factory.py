@@ -1,7 +1,7 @@
 """Test data for credit and lists: samples that already count (final verdict or refusal)."""
 
 import itertools
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from extensions import db
 from models.samples import Result, ResultItem, Sample
@@ -14,7 +14,7 @@ LAST_QUARTER = quarter_just_ended()
 def counted_sample(enterprise, category, verdict="pass", days_ago=30, period=LAST_QUARTER, *,
                    refused=False, critical=False, items=("甲醛含量",), recheck=None, source="draw"):
     """A final sample (or a refusal) of ``enterprise``, sampled ``days_ago`` days back."""
-    at = datetime.now(timezone.utc) - timedelta(days=days_ago)
+    at = datetime.now(UTC) - timedelta(days=days_ago)
     n = next(_codes)
     sample = Sample(code=f"CS{n:06d}", enterprise=enterprise, category=category, period=period,
                     level="municipal", kind="routine", source=source, sampled_at=at,

@@ -1,7 +1,8 @@
 """Stored credit grades follow the record (services/credit.py)."""
 
-from services.credit import credit_history, refresh_grades
 from credit_factory import counted_sample
+
+from services.credit import credit_history, refresh_grades
 
 
 def test_no_record_is_b_and_a_recent_failure_makes_c(factory, db_session):

@@ -1,6 +1,6 @@
 """The pure credit rules: black/red lists, lapse and the credit grade (sampling/credit.py)."""
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from hypothesis import given
@@ -70,8 +70,8 @@ def test_every_date_lies_in_its_period(day):
 
 def test_quarter_just_ended_uses_shanghai_time():
     # 2026-03-31 17:00 UTC is already 1 April 01:00 in Shanghai: Q1 has ended there.
-    assert credit.quarter_just_ended(datetime(2026, 3, 31, 17, tzinfo=timezone.utc)) == "2026Q1"
-    assert credit.quarter_just_ended(datetime(2026, 3, 31, 15, tzinfo=timezone.utc)) == "2025Q4"
+    assert credit.quarter_just_ended(datetime(2026, 3, 31, 17, tzinfo=UTC)) == "2026Q1"
+    assert credit.quarter_just_ended(datetime(2026, 3, 31, 15, tzinfo=UTC)) == "2025Q4"
 
 
 def test_add_months_clamps_to_month_end():

@@ -7,10 +7,10 @@ import threading
 from datetime import timedelta
 
 import pytest
+from conftest import POSTGRES
 from credit_factory import LAST_QUARTER, counted_sample
 from sqlalchemy import func, select
 
-from conftest import POSTGRES
 from extensions import db
 from models.lists import ListEntry, Publication
 from models.registry import Enterprise
@@ -30,7 +30,8 @@ def city(factory):
     counted_sample(e["不合格"], category, "fail", 40, items=("甲醛含量", "pH值"))
     counted_sample(e["拒检"], category, days_ago=40, refused=True)
     counted_sample(e["安全"], category, "fail", 40, critical=True)
-    counted_sample(e["诚信"], category, "pass", 400, period=credit.previous_period(credit.previous_period(LAST_QUARTER)))
+    two_back = credit.previous_period(credit.previous_period(LAST_QUARTER))
+    counted_sample(e["诚信"], category, "pass", 400, period=two_back)
     counted_sample(e["诚信"], category, "pass", 200, period=credit.previous_period(LAST_QUARTER))
     counted_sample(e["诚信"], category, "pass", 40)
     counted_sample(e["一般"], category, "pass", 40)

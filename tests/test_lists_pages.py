@@ -53,9 +53,10 @@ def test_period_page_search_by_name_and_code(client, published):
 
 
 def test_removed_entries_leave_the_public_page(client, published, db_session):
+    from sqlalchemy import select
+
     from models.lists import ListEntry
     from services.lists import remove_entry
-    from sqlalchemy import select
 
     entry = db_session.scalar(select(ListEntry).where(ListEntry.enterprise_id == published["bad"].id))
     remove_entry(entry.id, "信用修复", "test")

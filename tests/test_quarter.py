@@ -10,8 +10,9 @@ from credit_factory import LAST_QUARTER
 from jobs.overdue import finalize_expired
 from jobs.publish import publish_due
 from sampling import credit
+from services.history import HISTORY_HEADER as HISTORY_COLUMNS
 
-HISTORY_HEADER = "credit_code,category_code,period,level,kind,stage,sampled_on,verdict,failed_items,critical,lab,report_no"
+HISTORY_HEADER = ",".join(HISTORY_COLUMNS)
 
 # What happens to each enterprise this quarter.
 STORIES = ("pass", "red", "fail", "critical", "refusal", "overturned", "retest_fail")
@@ -61,7 +62,8 @@ class Quarter:
             "name": f"{LAST_QUARTER} 玩具产品市级监督抽查", "level": "municipal", "kind": "routine",
             "period": LAST_QUARTER, "category_codes": ["TOY01"], "sample_size": len(STORIES), "team_size": 2,
         })
-        draw = self.call("post", f"/plans/{plan['id']}/draw", self.supervisor, json={"public_entropy": "双色球 2026001"})
+        entropy = {"public_entropy": "双色球 2026001"}
+        draw = self.call("post", f"/plans/{plan['id']}/draw", self.supervisor, json=entropy)
         by_code = {e.credit_code: story for story, e in self.enterprises.items()}
         return {by_code[s["credit_code"]]: s for s in draw["selections"]}
 
@@ -73,14 +75,17 @@ class Quarter:
         return self.auth.headers("lab", lab=self.labs[code])
 
     def sample(self, selection, product):
-        return self.call("post", f"/samples/{selection['sample_code']}/sampling", self.inspector_headers(selection), json={
+        path, headers = f"/samples/{selection['sample_code']}/sampling", self.inspector_headers(selection)
+        return self.call("post", path, headers, json={
             "sampled_at": now(), "stage": "production", "product_name": product, "batch_no": "20260901",
             "quantity": "6件", "reserve_quantity": "3件", "inspector_codes": selection["inspectors"],
         })
 
     def refuse(self, selection):
-        return self.call("post", f"/samples/{selection['sample_code']}/refusal", self.inspector_headers(selection), json={
-            "refused_at": now(), "reason": "企业负责人拒绝检查人员进入生产车间", "inspector_codes": selection["inspectors"],
+        path, headers = f"/samples/{selection['sample_code']}/refusal", self.inspector_headers(selection)
+        return self.call("post", path, headers, json={
+            "refused_at": now(), "reason": "企业负责人拒绝检查人员进入生产车间",
+            "inspector_codes": selection["inspectors"],
         })
 
     def test(self, selection, verdict, critical=False):

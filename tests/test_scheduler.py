@@ -2,14 +2,14 @@
 
 import multiprocessing
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
+from conftest import POSTGRES
 from credit_factory import LAST_QUARTER, counted_sample
 from sqlalchemy import func, select
 
-from conftest import POSTGRES
 from extensions import db
 from jobs import scheduler
 from models.lists import ListEntry, Publication
@@ -22,7 +22,7 @@ def test_jobs_run_on_their_cron_in_shanghai_time(app):
     trigger = jobs["publish_lists"].trigger
     assert str(trigger.timezone) == "Asia/Shanghai"
     # After the last moment of Q1 in Shanghai, the next run is on 1 April, Shanghai time.
-    start = datetime(2026, 3, 31, 16, 0, tzinfo=timezone.utc)  # 1 April 00:00 in Shanghai
+    start = datetime(2026, 3, 31, 16, 0, tzinfo=UTC)  # 1 April 00:00 in Shanghai
     fire = trigger.get_next_fire_time(None, start)
     assert (fire.month, fire.day) == (4, 1) and fire.utcoffset().total_seconds() == 8 * 3600
     assert jobs["publish_lists"].coalesce is True and jobs["publish_lists"].misfire_grace_time >= 3600
