@@ -81,6 +81,7 @@ class Publications(MethodView):
 class PublicationItem(MethodView):
     @blp.arguments(PeriodQuerySchema, location="query")
     @blp.response(200, PublicationSchema)
+    @blp.alt_response(404, response="DEFAULT_ERROR", description="Not published (yet)")
     def get(self, query, period):
         """One period's red and black lists (public); ``q`` searches name or credit code."""
         return lists.publication_view(lists.publication_or_404(period), query.get("q"))
@@ -89,6 +90,7 @@ class PublicationItem(MethodView):
 @blp.route("/<period>.csv")
 class PublicationCsv(MethodView):
     @blp.response(200, {"type": "string"}, content_type="text/csv")
+    @blp.alt_response(404, response="DEFAULT_ERROR", description="Not published (yet)")
     def get(self, period):
         """The same rows as CSV, one line per entry with its list (public)."""
         view = lists.publication_view(lists.publication_or_404(period))
@@ -113,6 +115,7 @@ class Removal(MethodView):
     @roles_required(*SUPERVISOR)
     @blp.arguments(RemovalSchema)
     @blp.response(200, EntrySchema)
+    @blp.alt_response(404, response="DEFAULT_ERROR", description="No such entry")
     @blp.alt_response(409, response="DEFAULT_ERROR", description="Already removed")
     def post(self, body, entry_id):
         """Remove an entry early (信用修复) with a recorded reason."""

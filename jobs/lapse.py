@@ -12,3 +12,17 @@ def lapse_expired(today: date | None = None, app: Flask | None = None) -> list[i
     from services import lists
 
     return _in_app(app, lambda: lists.lapse_entries(today))
+
+
+def refresh_grades(today: date | None = None, app: Flask | None = None) -> int:
+    """Recompute every enterprise's grade: grades age (a failure leaves the 12- and 24-month
+    windows) even when nothing new is recorded; returns how many changed."""
+    from extensions import db
+    from services.credit import refresh_all_grades
+
+    def run():
+        changed = refresh_all_grades(today)
+        db.session.commit()
+        return changed
+
+    return _in_app(app, run)

@@ -27,6 +27,7 @@ def job_table() -> list[tuple[str, object, dict]]:
         ("finalize_expired", overdue.finalize_expired, {"hour": 0, "minute": 20}),
         ("publish_lists", publish.publish_due, {"month": "1,4,7,10", "day": 1, "hour": 0, "minute": 30}),
         ("lapse_entries", lapse.lapse_expired, {"hour": 0, "minute": 40}),
+        ("refresh_grades", lapse.refresh_grades, {"hour": 0, "minute": 45}),
         ("flag_overdue", overdue.flag_overdue, {"hour": 0, "minute": 50}),
     ]
 

@@ -109,9 +109,9 @@ def load_records(enterprise_ids: Iterable[int]) -> dict[int, Record]:
     return {i: Record.of(outcomes[i], entries[i]) for i in ids}
 
 
-def refresh_grades(enterprise_ids: list[int]) -> None:
+def refresh_grades(enterprise_ids: list[int], on: date | None = None) -> None:
     """Recompute and store the credit grade of each enterprise, in the caller's transaction."""
-    rules, on = credit_rules(), today()
+    rules, on = credit_rules(), on or today()
     records = load_records(enterprise_ids)
     for enterprise_id, record in records.items():
         enterprise = db.session.get(Enterprise, enterprise_id)
@@ -124,12 +124,12 @@ def refresh_grades(enterprise_ids: list[int]) -> None:
             enterprise.credit_grade = grade
 
 
-def refresh_all_grades() -> int:
+def refresh_all_grades(on: date | None = None) -> int:
     """Recompute every enterprise's grade (grades age with time); the number changed."""
     ids = list(db.session.scalars(select(Enterprise.id).order_by(Enterprise.id)))
     before = dict(db.session.execute(select(Enterprise.id, Enterprise.credit_grade)).all())
     for start in range(0, len(ids), 500):
-        refresh_grades(ids[start:start + 500])
+        refresh_grades(ids[start:start + 500], on)
     after = dict(db.session.execute(select(Enterprise.id, Enterprise.credit_grade)).all())
     return sum(1 for i in ids if before.get(i) != after.get(i))
 

@@ -184,7 +184,7 @@ def list_publications():
 
 def remove_entry(entry_id: int, reason: str, actor: str) -> ListEntry:
     """Remove an entry early (信用修复) with a recorded reason; the grade follows."""
-    entry = db.session.get(ListEntry, entry_id, with_for_update=True)
+    entry = db.session.get(ListEntry, entry_id, with_for_update=True) if 0 < entry_id < 2**31 else None
     if entry is None:
         raise NotFound(f"List entry {entry_id} not found (未找到该榜单条目)", {"id": [str(entry_id)]})
     if entry.removed_at is not None:

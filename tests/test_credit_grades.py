@@ -36,3 +36,20 @@ def test_credit_history_lists_outcomes_with_failed_items(factory, db_session):
     assert history["grade"] == "C"
     [row] = history["history"]
     assert row["verdict"] == "fail" and row["failed_items"] == ["甲醛含量"]
+
+
+def test_grades_age_when_the_daily_job_runs(app, factory, db_session):
+    from datetime import timedelta
+
+    from jobs.lapse import refresh_grades as refresh_job
+    from sampling.credit import local_today
+
+    category = factory.category()
+    enterprise = factory.enterprise([category])
+    counted_sample(enterprise, category, "fail", 300)
+    assert refresh_job(app=app) == 1
+    assert db_session.get(type(enterprise), enterprise.id).credit_grade == "C"
+    assert refresh_job(app=app) == 0  # idempotent
+    assert refresh_job(today=local_today() + timedelta(days=70), app=app) == 1
+    db_session.expire_all()
+    assert db_session.get(type(enterprise), enterprise.id).credit_grade == "B"
