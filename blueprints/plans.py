@@ -1,5 +1,237 @@
-"""Placeholder so the app starts; helper-1 (issue 3) replaces this module."""
+"""Spot-check plans (抽查计划) and their one 双随机 draw: create, draw, read, verify, export, publish.
 
-from flask_smorest import Blueprint
+A plan's ``seed_commitment`` is public from the start. The draw itself (who was drawn, the
+server seed, the export and the verification) is for supervisors until it is public: once no
+sample of the plan is still ``planned``, or when a supervisor publishes it.
+"""
 
-blp = Blueprint("plans", __name__, url_prefix="/api/v1")
+import json
+
+import click
+from flask.cli import AppGroup
+from flask.views import MethodView
+from flask_smorest import abort
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from auth import SUPERVISOR, current_principal, roles_required
+from blueprints.common import Blueprint, SelectPage, period_field
+from models.plans import KINDS, LEVELS
+from sampling.draw import GRADES
+from sampling.errors import DomainError
+from services import draws
+
+blp = Blueprint("plans", __name__, url_prefix="/api/v1/plans", description="Spot-check plans and the draw")
+
+SIZE_FIELDS = ("sample_size", "sampling_ratio", "grade_ratios")
+OPTIONAL_AUTH_DOC = {
+    "security": [{}, {"bearerAuth": []}],
+    "description": "Public once the draw is published or no sample of the plan is still planned; "
+                   "before that, supervisors only (401 without a token, 403 for other roles).",
+    "responses": {"401": {"$ref": "#/components/responses/DEFAULT_ERROR"},
+                  "403": {"$ref": "#/components/responses/DEFAULT_ERROR"},
+                  "404": {"$ref": "#/components/responses/DEFAULT_ERROR"}},
+}
+
+
+def _no_nul(value: str) -> None:
+    if "\x00" in value:
+        raise ValidationError("must not contain NUL characters")
+
+
+class PlanSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=200), _no_nul])
+    level = fields.String(required=True, validate=validate.OneOf(LEVELS))
+    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    period = period_field(required=True)
+    category_codes = fields.List(fields.String(validate=validate.Length(min=1, max=32)), required=True,
+                                 validate=validate.Length(min=1, max=500))
+    regions = fields.List(fields.String(validate=[validate.Length(min=1, max=64), _no_nul]),
+                          load_default=list, validate=validate.Length(max=500),
+                          metadata={"description": "empty: every region"})
+    sample_size = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=10_000_000))
+    sampling_ratio = fields.Float(allow_none=True, validate=validate.Range(min=0, max=1, min_inclusive=False))
+    grade_ratios = fields.Dict(keys=fields.String(validate=validate.OneOf(GRADES)),
+                               values=fields.Float(validate=validate.Range(min=0, max=1)), allow_none=True,
+                               metadata={"example": {"A": 0.03, "B": 0.1, "C": 0.3, "D": 1.0}})
+    risk_weighting = fields.Boolean(load_default=False)
+    team_size = fields.Integer(load_default=2, validate=validate.Range(min=2, max=20))
+    avoid_same_region = fields.Boolean(load_default=True)
+    exclusion_days = fields.Integer(validate=validate.Range(min=0, max=3650),
+                                    metadata={"description": "default 180 (the six-month rule)"})
+    seed_commitment = fields.String(dump_only=True, metadata={"description": "sha256 of the server seed"})
+    created_at = fields.AwareDateTime(dump_only=True)
+    drawn = fields.Function(lambda plan: plan.draw is not None, dump_only=True)
+
+    @validates_schema
+    def exactly_one_size(self, data, **_):
+        given = [name for name in SIZE_FIELDS if data.get(name) is not None]
+        if len(given) != 1:
+            message = "give exactly one of sample_size, sampling_ratio, grade_ratios"
+            raise ValidationError({name: [message] for name in (given or SIZE_FIELDS)})
+        ratios = data.get("grade_ratios")
+        if ratios is not None and not any(ratios.values()):
+            raise ValidationError({"grade_ratios": ["at least one grade needs a ratio above 0"]})
+
+
+class DrawRequestSchema(Schema):
+    public_entropy = fields.String(load_default="", validate=[validate.Length(max=500), _no_nul],
+                                   metadata={"description": "e.g. a lottery result read out at a public session"})
+
+
+class SelectionSchema(Schema):
+    credit_code = fields.String()
+    stratum = fields.String(metadata={"description": "region|category (|grade under grade ratios)"})
+    ticket = fields.Float()
+    inspectors = fields.List(fields.String())
+    lab = fields.String()
+    sample_code = fields.String()
+    category_code = fields.String()
+
+
+class DrawSchema(Schema):
+    plan_id = fields.Integer()
+    seed_commitment = fields.String()
+    server_seed = fields.String()
+    public_entropy = fields.String()
+    seed = fields.String()
+    registry_hash = fields.String()
+    algorithm = fields.String()
+    drawn_at = fields.AwareDateTime()
+    published_at = fields.AwareDateTime(allow_none=True)
+    public = fields.Boolean()
+    allocation = fields.Dict(keys=fields.String(), values=fields.Integer())
+    selections = fields.List(fields.Nested(SelectionSchema))
+
+
+class VerificationSchema(Schema):
+    verified = fields.Boolean()
+    mismatches = fields.List(fields.String())
+
+
+def visible_draw(plan_id: int):
+    """The plan's draw if the caller may see it: anyone once public, else supervisors only."""
+    draw = draws.get_draw(plan_id)
+    if not draws.is_public(draw):
+        user = current_principal()
+        if user is None:
+            abort(401, message="The draw is not public yet; a supervisor token is required (抽取结果尚未公开)")
+        if user.role not in SUPERVISOR:
+            abort(403, message="The draw is not public yet (抽取结果尚未公开)")
+    return draw
+
+
+@blp.route("")
+class Plans(MethodView):
+    @blp.response(200, PlanSchema(many=True))
+    @blp.paginate(SelectPage)
+    def get(self):
+        """List plans with their seed commitments (public)."""
+        return draws.list_plans()
+
+    @roles_required(*SUPERVISOR)
+    @blp.arguments(PlanSchema)
+    @blp.response(201, PlanSchema)
+    def post(self, data):
+        """Create a plan; its server seed stays secret, its commitment is returned."""
+        return draws.create_plan(data)
+
+
+@blp.route("/<int:plan_id>")
+class PlanItem(MethodView):
+    @blp.response(200, PlanSchema)
+    def get(self, plan_id):
+        """One plan with its seed commitment (public)."""
+        return draws.get_plan(plan_id)
+
+
+@blp.route("/<int:plan_id>/draw")
+class PlanDraw(MethodView):
+    @roles_required(*SUPERVISOR)
+    @blp.arguments(DrawRequestSchema)
+    @blp.response(201, DrawSchema)
+    @blp.alt_response(409, description="Already drawn, or a rule of the draw cannot be met")
+    def post(self, body, plan_id):
+        """Run the plan's one draw; a second draw, or rules that cannot be met, is a 409."""
+        return draws.draw_view(draws.draw_plan(plan_id, body["public_entropy"]))
+
+    @blp.doc(**OPTIONAL_AUTH_DOC)
+    @blp.response(200, DrawSchema)
+    def get(self, plan_id):
+        """The draw: seeds, registry hash and every selection with its team and lab."""
+        return draws.draw_view(visible_draw(plan_id))
+
+
+@blp.route("/<int:plan_id>/draw/verify")
+class PlanDrawVerify(MethodView):
+    @blp.doc(**OPTIONAL_AUTH_DOC)
+    @blp.response(200, VerificationSchema)
+    def get(self, plan_id):
+        """Recompute the draw from the stored snapshot and the revealed seed."""
+        visible_draw(plan_id)
+        return draws.verify_plan_draw(plan_id)
+
+
+@blp.route("/<int:plan_id>/draw/export")
+class PlanDrawExport(MethodView):
+    @blp.doc(**OPTIONAL_AUTH_DOC)
+    @blp.response(200, description="The draw file that scripts/verify_draw.py checks")
+    def get(self, plan_id):
+        """The published draw file (JSON), for ``python3 scripts/verify_draw.py FILE``."""
+        visible_draw(plan_id)
+        disposition = f'attachment; filename="draw-plan-{plan_id}.json"'
+        return draws.export_draw(plan_id), 200, {"Content-Disposition": disposition}
+
+
+@blp.route("/<int:plan_id>/draw/publish")
+class PlanDrawPublish(MethodView):
+    @roles_required(*SUPERVISOR)
+    @blp.response(200, DrawSchema)
+    def post(self, plan_id):
+        """Make the draw public now (publishing again changes nothing)."""
+        return draws.draw_view(draws.publish_draw(plan_id))
+
+
+# Commands: ``flask --app wsgi plans draw PLAN_ID [--entropy ...]`` and ``plans create``.
+
+plans_cli = AppGroup("plans", help="Spot-check plans and the 双随机 draw.")
+
+
+@plans_cli.command("draw")
+@click.argument("plan_id", type=int)
+@click.option("--entropy", default="", help="public entropy, e.g. a lottery result read out in public")
+def draw_command(plan_id, entropy):
+    """Draw a plan and print its seed, registry hash and selection count."""
+    try:
+        draw = draws.draw_plan(plan_id, entropy, actor="cli")
+    except DomainError as exc:
+        raise click.ClickException(f"{exc.message} {json.dumps(exc.errors, ensure_ascii=False)}") from None
+    click.echo(f"plan {plan_id} drawn: {len(draw.selections)} enterprise(s)")
+    click.echo(f"seed {draw.seed}")
+    click.echo(f"registry_hash {draw.registry_hash}")
+
+
+@plans_cli.command("create")
+@click.option("--name", required=True)
+@click.option("--level", type=click.Choice(LEVELS), default="municipal", show_default=True)
+@click.option("--kind", type=click.Choice(KINDS), default="routine", show_default=True)
+@click.option("--period", required=True, help="YYYYQn")
+@click.option("--category", "category_codes", multiple=True, required=True, help="category code (repeatable)")
+@click.option("--region", "regions", multiple=True, help="region (repeatable; none: every region)")
+@click.option("--sample-size", type=int)
+@click.option("--ratio", "sampling_ratio", type=float)
+@click.option("--risk-weighting", is_flag=True)
+@click.option("--team-size", type=int, default=2, show_default=True)
+def create_command(**options):
+    """Create a plan and print its id and seed commitment."""
+    body = {k: list(v) if isinstance(v, tuple) else v for k, v in options.items() if v is not None}
+    try:
+        plan = draws.create_plan(PlanSchema().load(body))
+    except ValidationError as exc:
+        raise click.ClickException(json.dumps(exc.messages, ensure_ascii=False)) from None
+    except DomainError as exc:
+        raise click.ClickException(f"{exc.message} {json.dumps(exc.errors, ensure_ascii=False)}") from None
+    click.echo(f"plan {plan.id} created; seed_commitment {plan.seed_commitment}")
+
+
+cli_commands = (plans_cli,)

@@ -1,0 +1,356 @@
+"""Plans and the draw over HTTP: create, draw once, read, verify, export, publish, who sees what."""
+
+import hashlib
+import itertools
+import json
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from extensions import db
+from models.audit import AuditEvent
+from models.plans import Draw, Plan, Selection
+from models.samples import Sample
+from sampling import draw as algorithm
+from sampling.credit_code import make_code
+from tests.conftest import POSTGRES
+
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "verify_draw.py"
+REGIONS = ("虎门镇", "长安镇", "大朗镇")
+
+
+@pytest.fixture(autouse=True)
+def fixed_server_seeds(monkeypatch):
+    """Plans get known server seeds, so each test's draws are the same on every run."""
+    seeds = (hashlib.sha256(f"test-plan-{n}".encode()).hexdigest() for n in itertools.count())
+    monkeypatch.setattr(algorithm, "new_server_seed", lambda: next(seeds))
+
+
+@pytest.fixture
+def world(factory):
+    """Two categories, 30 enterprises over three towns, fifteen inspectors, two labs.
+
+    Plans here draw 8 to 12 (or a few), so the load cap ``ceil(2 × drawn / 15)`` leaves slack;
+    with little (7 or 15 drawn) a greedy team assignment under avoidance can reach a dead end.
+    """
+    fz = factory.category(code="FZ-01", name="服装")
+    wj = factory.category(code="WJ-01", name="五金")
+    enterprises = [
+        factory.enterprise([fz] if i % 3 else [fz, wj], region=REGIONS[i % 3], credit_grade="ABCD"[i % 4],
+                           credit_code=make_code(f"91441900{i:09d}"))
+        for i in range(30)
+    ]
+    inspectors = [factory.inspector(region=REGIONS[i % 3], code=f"INS{i:02d}") for i in range(15)]
+    labs = [factory.lab([fz, wj], code="LAB-A"), factory.lab([fz], code="LAB-B", capacity=5)]
+    return {"categories": (fz, wj), "enterprises": enterprises, "inspectors": inspectors, "labs": labs}
+
+
+def plan_body(**overrides):
+    body = {"name": "2026年第四季度服装五金产品监督抽查", "level": "municipal", "kind": "routine",
+            "period": "2026Q4", "category_codes": ["FZ-01", "WJ-01"], "sample_size": 8}
+    body.update(overrides)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def create_plan(client, headers, **overrides):
+    response = client.post("/api/v1/plans", json=plan_body(**overrides), headers=headers)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def counts():
+    return tuple(db.session.scalar(select(func.count()).select_from(m)) for m in (Draw, Selection, Sample))
+
+
+# --- plans --------------------------------------------------------------------------------
+
+
+def test_create_plan_returns_the_commitment_and_keeps_the_seed_secret(client, auth, world):
+    sup = auth.headers("supervisor")
+    plan = create_plan(client, sup, regions=["虎门镇", "长安镇"], risk_weighting=True)
+    assert len(plan["seed_commitment"]) == 64 and int(plan["seed_commitment"], 16) >= 0
+    assert plan["exclusion_days"] == 180 and plan["team_size"] == 2 and plan["drawn"] is False
+    assert "server_seed" not in plan
+    public = client.get(f"/api/v1/plans/{plan['id']}")
+    assert public.status_code == 200 and public.get_json()["seed_commitment"] == plan["seed_commitment"]
+    assert "server_seed" not in public.get_json()
+    listed = client.get("/api/v1/plans")
+    assert [p["id"] for p in listed.get_json()] == [plan["id"]]
+    assert json.loads(listed.headers["X-Pagination"])["total"] == 1
+    stored = db.session.get(Plan, plan["id"])
+    assert stored.seed_commitment != stored.server_seed
+
+
+@pytest.mark.parametrize("overrides, field", [
+    ({"sample_size": None}, "sample_size"),
+    ({"sampling_ratio": 0.1}, "sampling_ratio"),
+    ({"sample_size": None, "grade_ratios": {"A": 0.1}, "sampling_ratio": 0.2}, "grade_ratios"),
+    ({"sample_size": None, "grade_ratios": {"E": 0.1}}, "grade_ratios"),
+    ({"sample_size": None, "sampling_ratio": 1.5}, "sampling_ratio"),
+    ({"period": "2026-Q4"}, "period"),
+    ({"team_size": 1}, "team_size"),
+    ({"level": "county"}, "level"),
+    ({"category_codes": []}, "category_codes"),
+])
+def test_bad_plan_bodies_are_422_on_the_field(client, auth, world, overrides, field):
+    response = client.post("/api/v1/plans", json=plan_body(**overrides), headers=auth.headers("supervisor"))
+    assert response.status_code == 422
+    body = response.get_json()
+    assert set(body) == {"code", "status", "message", "errors"}
+    assert any(field in key for key in body["errors"]), body
+    assert db.session.scalar(select(func.count()).select_from(Plan)) == 0
+
+
+def test_unknown_category_code_is_422_on_that_field(client, auth, world):
+    response = client.post("/api/v1/plans", json=plan_body(category_codes=["FZ-01", "NOPE"]),
+                           headers=auth.headers("supervisor"))
+    assert response.status_code == 422
+    assert "NOPE" in json.dumps(response.get_json()["errors"]["category_codes"])
+
+
+def test_only_supervisors_create_plans(client, auth, world):
+    assert client.post("/api/v1/plans", json=plan_body()).status_code == 401
+    insp = auth.headers("inspector", inspector=world["inspectors"][0])
+    assert client.post("/api/v1/plans", json=plan_body(), headers=insp).status_code == 403
+    assert client.get("/api/v1/plans/999").status_code == 404
+
+
+# --- the draw -------------------------------------------------------------------------------
+
+
+def test_draw_stores_selections_and_planned_samples(client, auth, world):
+    sup = auth.headers("supervisor")
+    plan = create_plan(client, sup, risk_weighting=True)
+    response = client.post(f"/api/v1/plans/{plan['id']}/draw", json={"public_entropy": "双色球 03 11 19"},
+                           headers=sup)
+    assert response.status_code == 201, response.get_json()
+    drawn = response.get_json()
+    assert drawn["seed_commitment"] == plan["seed_commitment"]
+    assert drawn["public_entropy"] == "双色球 03 11 19"
+    assert len(drawn["selections"]) == 8 and sum(drawn["allocation"].values()) == 8
+    assert len({s["credit_code"] for s in drawn["selections"]}) == 8
+    region_of = {i.code: i.region for i in world["inspectors"]}
+    samples = {s.code: s for s in db.session.scalars(select(Sample))}
+    for sel in drawn["selections"]:
+        region = sel["stratum"].split("|")[0]
+        assert len(sel["inspectors"]) == 2 and all(region_of[c] != region for c in sel["inspectors"])
+        sample = samples[sel["sample_code"]]
+        assert sample.status == "planned" and sample.period == "2026Q4" and sample.level == "municipal"
+        assert sample.enterprise.credit_code == sel["credit_code"] and sample.lab.code == sel["lab"]
+        assert sorted(i.code for i in sample.team) == sorted(sel["inspectors"])
+        assert sample.category.code == sel["stratum"].split("|")[1]
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "draw")) == 1
+    assert client.get(f"/api/v1/plans/{plan['id']}").get_json()["drawn"] is True
+
+
+def test_a_second_draw_is_409_and_changes_nothing(client, auth, world):
+    sup = auth.headers("supervisor")
+    plan = create_plan(client, sup)
+    first = client.post(f"/api/v1/plans/{plan['id']}/draw", json={}, headers=sup)
+    assert first.status_code == 201
+    before = counts()
+    second = client.post(f"/api/v1/plans/{plan['id']}/draw", json={"public_entropy": "again"}, headers=sup)
+    assert second.status_code == 409
+    assert second.get_json()["code"] == 409 and "already" in second.get_json()["message"]
+    assert counts() == before
+    again = client.get(f"/api/v1/plans/{plan['id']}/draw", headers=sup).get_json()
+    assert again["public_entropy"] == "" and again["selections"] == first.get_json()["selections"]
+
+
+@pytest.mark.parametrize("overrides, setup, rule", [
+    ({"regions": ["松山湖"]}, None, "eligible_enterprises"),
+    ({"sample_size": 31}, None, "sample_size"),
+    ({"team_size": 11}, None, "avoid_same_region"),
+    ({"sample_size": 30}, "one_lab", "lab_capacity"),
+])
+def test_unsatisfiable_rules_are_409_naming_the_rule_with_nothing_stored(client, auth, world, overrides, setup,
+                                                                         rule):
+    sup = auth.headers("supervisor")
+    if setup == "one_lab":
+        world["labs"][0].active = False
+        db.session.commit()
+    plan = create_plan(client, sup, **overrides)
+    before_events = db.session.scalar(select(func.count()).select_from(AuditEvent))
+    response = client.post(f"/api/v1/plans/{plan['id']}/draw", json={}, headers=sup)
+    assert response.status_code == 409, response.get_json()
+    assert response.get_json()["errors"]["rule"] == [rule]
+    assert counts() == (0, 0, 0)
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == before_events
+
+
+def test_no_accredited_lab_names_the_enterprise_and_stratum(client, auth, world):
+    sup = auth.headers("supervisor")
+    for lab in world["labs"]:
+        lab.active = False
+    db.session.commit()
+    plan = create_plan(client, sup, sample_size=3)
+    body = client.post(f"/api/v1/plans/{plan['id']}/draw", json={}, headers=sup).get_json()
+    assert body["code"] == 409 and body["errors"]["rule"] == ["lab_accreditation"]
+    assert body["errors"]["credit_code"][0] in body["message"]
+    assert body["errors"]["stratum"][0].split("|")[0] in REGIONS
+
+
+def test_exclusion_window_and_last_team_shape_the_next_draw(client, auth, world):
+    sup = auth.headers("supervisor")
+    first = create_plan(client, sup, sample_size=10, category_codes=["FZ-01"])
+    drawn = client.post(f"/api/v1/plans/{first['id']}/draw", json={}, headers=sup).get_json()
+    first_codes = {s["credit_code"] for s in drawn["selections"]}
+    # the enterprises were visited 10 days ago: inside the 180-day window, and the team is recorded
+    visited = datetime.now(UTC) - timedelta(days=10)
+    for sample in db.session.scalars(select(Sample)):
+        sample.status, sample.sampled_at = "sampled", visited
+    db.session.commit()
+    second = create_plan(client, sup, sample_size=10, category_codes=["FZ-01"])
+    drawn2 = client.post(f"/api/v1/plans/{second['id']}/draw", json={}, headers=sup).get_json()
+    assert "selections" in drawn2, drawn2
+    assert {s["credit_code"] for s in drawn2["selections"]}.isdisjoint(first_codes)
+    # with no window, the same enterprises may come back, never with the team that visited them
+    third = create_plan(client, sup, sample_size=12, category_codes=["FZ-01"], exclusion_days=0)
+    response = client.post(f"/api/v1/plans/{third['id']}/draw", json={}, headers=sup)
+    assert response.status_code == 201, response.get_json()
+    last_team = {s["credit_code"]: set(s["inspectors"]) for s in drawn["selections"]}
+    for sel in response.get_json()["selections"]:
+        assert not set(sel["inspectors"]) & last_team.get(sel["credit_code"], set())
+
+
+# --- visibility, verification, export -----------------------------------------------------------
+
+
+def test_the_draw_is_for_supervisors_until_published(client, auth, world):
+    sup = auth.headers("supervisor")
+    plan = create_plan(client, sup)
+    url = f"/api/v1/plans/{plan['id']}/draw"
+    assert client.get(url, headers=sup).status_code == 404
+    client.post(url, json={}, headers=sup)
+    lab = auth.headers("lab", lab=world["labs"][0])
+    for path in ("", "/verify", "/export"):
+        assert client.get(url + path).status_code == 401
+        assert client.get(url + path, headers=lab).status_code == 403
+        assert client.get(url + path, headers=sup).status_code == 200
+    assert client.get(f"/draws/{plan['id']}").status_code == 404
+    assert client.post(url + "/publish", headers=lab).status_code == 403
+    published = client.post(url + "/publish", headers=sup)
+    assert published.status_code == 200 and published.get_json()["public"] is True
+    again = client.post(url + "/publish", headers=sup).get_json()
+    assert again["published_at"] == published.get_json()["published_at"]
+    for path in ("", "/verify", "/export"):
+        assert client.get(url + path).status_code == 200
+    assert client.get(url).get_json()["server_seed"]
+
+
+def test_the_draw_becomes_public_once_no_sample_is_planned(client, auth, world):
+    sup = auth.headers("supervisor")
+    plan = create_plan(client, sup, sample_size=3)
+    client.post(f"/api/v1/plans/{plan['id']}/draw", json={}, headers=sup)
+    samples = db.session.scalars(select(Sample)).all()
+    for sample in samples[:-1]:
+        sample.status = "sampled"
+    db.session.commit()
+    assert client.get(f"/api/v1/plans/{plan['id']}/draw").status_code == 401
+    samples[-1].status = "refused"
+    db.session.commit()
+    assert client.get(f"/api/v1/plans/{plan['id']}/draw").status_code == 200
+
+
+def test_verify_recomputes_the_stored_draw_and_catches_an_edit(client, auth, world):
+    sup = auth.headers("supervisor")
+    plan = create_plan(client, sup, sample_size=None, grade_ratios={"A": 0.5, "D": 0.5})
+    first = client.post(f"/api/v1/plans/{plan['id']}/draw", json={"public_entropy": "7 7 7"}, headers=sup)
+    assert first.status_code == 201, first.get_json()
+    verdict = client.get(f"/api/v1/plans/{plan['id']}/draw/verify", headers=sup).get_json()
+    assert verdict == {"verified": True, "mismatches": []}
+    # someone edits a stored team behind the service's back: verification says so
+    selection = db.session.scalars(select(Selection).order_by(Selection.position)).first()
+    selection.inspector_codes = list(reversed(selection.inspector_codes))
+    db.session.commit()
+    verdict = client.get(f"/api/v1/plans/{plan['id']}/draw/verify", headers=sup).get_json()
+    assert verdict["verified"] is False and "inspectors" in verdict["mismatches"][0]
+
+
+def test_the_export_verifies_with_the_standalone_script_and_fails_when_edited(client, auth, world, tmp_path):
+    sup = auth.headers("supervisor")
+    plan = create_plan(client, sup, sample_size=None, sampling_ratio=0.2, risk_weighting=True)
+    client.post(f"/api/v1/plans/{plan['id']}/draw", json={"public_entropy": "福彩3D 5 2 8"}, headers=sup)
+    response = client.get(f"/api/v1/plans/{plan['id']}/draw/export", headers=sup)
+    assert response.status_code == 200
+    assert "attachment" in response.headers["Content-Disposition"]
+    export = response.get_json()
+    assert export["seed_commitment"] == plan["seed_commitment"]
+    assert all(s["sample_code"] for s in export["selections"])
+
+    def run(document):
+        path = tmp_path / "draw.json"
+        path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+        return subprocess.run([sys.executable, "-I", str(SCRIPT), str(path)], capture_output=True, text=True)
+
+    ok = run(export)
+    assert ok.returncode == 0, ok.stdout
+    edited = json.loads(json.dumps(export))
+    edited["selections"][0]["lab"] = "LAB-B" if edited["selections"][0]["lab"] == "LAB-A" else "LAB-A"
+    assert run(edited).returncode == 1
+    edited = json.loads(json.dumps(export))
+    edited["registry"]["strata"][0][2] = edited["registry"]["strata"][0][2][1:]
+    edited["registry"]["strata"][0][3] = edited["registry"]["strata"][0][3][1:]
+    assert run(edited).returncode == 1
+
+
+def test_public_draw_page_shows_the_published_draw_escaped(client, auth, world):
+    sup = auth.headers("supervisor")
+    plan = create_plan(client, sup, name="<script>alert(1)</script>抽查")
+    client.post(f"/api/v1/plans/{plan['id']}/draw", json={"public_entropy": "<b>骰子</b> 4 6"}, headers=sup)
+    hidden = client.get(f"/draws/{plan['id']}")
+    assert hidden.status_code == 404 and "尚未公开" in hidden.get_data(as_text=True)
+    client.post(f"/api/v1/plans/{plan['id']}/draw/publish", headers=sup)
+    page = client.get(f"/draws/{plan['id']}")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+    assert "&lt;b&gt;骰子&lt;/b&gt;" in html
+    assert plan["seed_commitment"] in html and "verify_draw.py" in html
+    draw = client.get(f"/api/v1/plans/{plan['id']}/draw").get_json()
+    assert draw["server_seed"] in html and draw["registry_hash"] in html
+    assert all(s["credit_code"] in html for s in draw["selections"])
+    assert f"/api/v1/plans/{plan['id']}/draw/export" in html
+    assert client.get("/draws/999").status_code == 404
+
+
+def test_cli_draws_a_plan(app, client, auth, world):
+    plan = create_plan(client, auth.headers("supervisor"), sample_size=4)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["plans", "draw", str(plan["id"]), "--entropy", "1 2 3"])
+    assert result.exit_code == 0, result.output
+    assert "4 enterprise(s)" in result.output
+    assert db.session.scalar(select(Draw.public_entropy)) == "1 2 3"
+    again = runner.invoke(args=["plans", "draw", str(plan["id"])])
+    assert again.exit_code != 0 and "already been drawn" in again.output
+    created = runner.invoke(args=["plans", "create", "--name", "专项", "--period", "2027Q1", "--category", "FZ-01",
+                                  "--sample-size", "2"])
+    assert created.exit_code == 0, created.output
+    assert "seed_commitment" in created.output
+
+
+@pytest.mark.skipif(not POSTGRES, reason="concurrent draws need PostgreSQL")
+def test_two_simultaneous_draws_make_one_draw(app, client, auth, world):
+    plan = create_plan(client, auth.headers("supervisor"), sample_size=8)
+    headers = auth.headers("supervisor")
+    barrier = threading.Barrier(2)
+    statuses = []
+
+    def attempt():
+        with app.test_client() as c:
+            barrier.wait()
+            statuses.append(c.post(f"/api/v1/plans/{plan['id']}/draw", json={}, headers=headers).status_code)
+
+    threads = [threading.Thread(target=attempt) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [201, 409]
+    db.session.expire_all()
+    assert counts() == (1, 8, 8)
