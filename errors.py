@@ -3,8 +3,9 @@
 import logging
 from http import HTTPStatus
 
+from flask import request
 from flask_smorest import Api
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from sampling.errors import DomainError
@@ -58,6 +59,17 @@ def register_error_handlers(app) -> None:
         db.session.rollback()
         log.warning("integrity conflict: %s", error.orig)
         return error_body(409, "Conflicts with existing data (与现有数据冲突)"), 409
+
+    @app.errorhandler(OverflowError)
+    @app.errorhandler(DataError)
+    def out_of_range(error: Exception):
+        # A number the database cannot hold (SQLite: > 64 bits) or a value it refuses (PostgreSQL):
+        # an id in the path then names nothing; a value in the body is invalid input.
+        db.session.rollback()
+        if any(isinstance(v, int) and abs(v) >= 2**63 for v in (request.view_args or {}).values()):
+            return error_body(404, "Not found: no such id (未找到)"), 404
+        log.warning("value out of range: %s", error)
+        return error_body(422, "A value is out of range (数值超出范围)"), 422
 
     @app.errorhandler(OperationalError)
     def database_unavailable(error: OperationalError):

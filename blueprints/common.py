@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from extensions import db
 
 PERIOD_PATTERN = r"^\d{4}Q[1-4]$"
+MAX_ROWS = 2**63 - 1  # the largest row count or offset a 64-bit database integer holds
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -36,6 +37,8 @@ class SelectPage(Page):
 
     @property
     def items(self):
+        if self.page_params.first_item >= MAX_ROWS:  # past any table; a database cannot bind the offset
+            return []
         stmt = self.collection.offset(self.page_params.first_item).limit(self.page_params.page_size)
         return db.session.scalars(stmt).all()
 

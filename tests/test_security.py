@@ -220,3 +220,11 @@ def test_errors_of_every_kind_have_the_shape_and_no_trace(client, auth):
     ]
     for resp, status in cases:
         assert_error_shape(resp, status)
+
+
+def test_numbers_too_big_for_the_database_are_not_500s(client, auth):
+    sup = auth.headers("supervisor")
+    far_page = client.get("/api/v1/enterprises", query_string={"page": 10**20}, headers=sup)
+    assert far_page.status_code == 200 and far_page.json == []
+    huge_id = client.get(f"/api/v1/plans/{10**20}", headers=sup)
+    assert_error_shape(huge_id, 404)
