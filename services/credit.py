@@ -6,13 +6,13 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
 from extensions import db
 from models.lists import ListEntry
 from models.registry import Enterprise
-from models.samples import Result, Sample
+from models.samples import Result, ResultItem, Sample
 from sampling import credit
 from sampling.credit import CreditRules, Entry, Outcome, Record
 from services.audit import record_event
@@ -60,6 +60,11 @@ def failed_items(sample: Sample) -> tuple[str, ...]:
 
 def outcome_of(sample: Sample) -> Outcome:
     """A counted sample as the pure rules see it."""
+    return _outcome(sample, failed_items(sample))
+
+
+def _outcome(sample, items: tuple[str, ...]) -> Outcome:
+    """An outcome from a sample or a row of its columns (the same attribute names)."""
     refused = sample.status == REFUSED_STATUS
     at = sample.refused_at if refused else (sample.sampled_at or sample.final_at)
     return Outcome(
@@ -68,7 +73,7 @@ def outcome_of(sample: Sample) -> Outcome:
         period=sample.period,
         verdict=credit.REFUSED if refused else sample.verdict,
         critical_failed=bool(sample.critical_failed) and not refused,
-        failed_items=failed_items(sample),
+        failed_items=items,
         recheck=sample.recheck_verdict,
         recheck_on=local_date(sample.rechecked_at),
         source=sample.source,
@@ -97,15 +102,51 @@ def counted_samples_of(enterprise_ids: Iterable[int]) -> list[Sample]:
     return list(db.session.scalars(stmt))
 
 
+OUTCOME_COLUMNS = (
+    Sample.id, Sample.enterprise_id, Sample.period, Sample.status, Sample.verdict, Sample.critical_failed,
+    Sample.refused_at, Sample.sampled_at, Sample.final_at, Sample.created_at, Sample.recheck_verdict,
+    Sample.rechecked_at, Sample.source,
+)
+CHUNK = 1000
+
+
+def _chunks(ids: list[int]):
+    for start in range(0, len(ids), CHUNK):
+        yield ids[start:start + CHUNK]
+
+
+def _failed_items_of(sample_ids: list[int]) -> dict[int, tuple[str, ...]]:
+    """Failed item names of each failing sample's standing (latest) result."""
+    items: dict[int, tuple[str, ...]] = {}
+    for chunk in _chunks(sample_ids):
+        latest = dict(db.session.execute(
+            select(Result.sample_id, func.max(Result.id)).where(Result.sample_id.in_(chunk)).group_by(Result.sample_id)
+        ).all())
+        names = defaultdict(list)
+        rows = db.session.execute(
+            select(ResultItem.result_id, ResultItem.name)
+            .where(ResultItem.result_id.in_(list(latest.values())), ResultItem.verdict == credit.FAIL)
+            .order_by(ResultItem.result_id, ResultItem.position)
+        )
+        for result_id, name in rows:
+            names[result_id].append(name)
+        items.update({sample_id: tuple(names[result_id]) for sample_id, result_id in latest.items()})
+    return items
+
+
 def load_records(enterprise_ids: Iterable[int]) -> dict[int, Record]:
     """Each enterprise's record (every enterprise asked for gets one, empty if need be)."""
     ids = sorted(set(enterprise_ids))
     outcomes, entries = defaultdict(list), defaultdict(list)
-    for sample in counted_samples_of(ids):
-        outcomes[sample.enterprise_id].append(outcome_of(sample))
-    if ids:
-        for row in db.session.scalars(select(ListEntry).where(ListEntry.enterprise_id.in_(ids))):
-            entries[row.enterprise_id].append(entry_of(row))
+    for chunk in _chunks(ids):
+        rows = db.session.execute(
+            select(*OUTCOME_COLUMNS).where(Sample.enterprise_id.in_(chunk), counted_samples()).order_by(Sample.id)
+        ).all()
+        items = _failed_items_of([r.id for r in rows if r.verdict == credit.FAIL and r.status != REFUSED_STATUS])
+        for row in rows:
+            outcomes[row.enterprise_id].append(_outcome(row, items.get(row.id, ())))
+        for entry in db.session.scalars(select(ListEntry).where(ListEntry.enterprise_id.in_(chunk))):
+            entries[entry.enterprise_id].append(entry_of(entry))
     return {i: Record.of(outcomes[i], entries[i]) for i in ids}
 
 
@@ -113,15 +154,19 @@ def refresh_grades(enterprise_ids: list[int], on: date | None = None) -> None:
     """Recompute and store the credit grade of each enterprise, in the caller's transaction."""
     rules, on = credit_rules(), on or today()
     records = load_records(enterprise_ids)
-    for enterprise_id, record in records.items():
-        enterprise = db.session.get(Enterprise, enterprise_id)
-        if enterprise is None:
-            continue
-        grade = credit.credit_grade(record, on, rules)
-        if grade != enterprise.credit_grade:
-            record_event("credit.grade", "enterprise", enterprise.credit_code,
-                         before={"credit_grade": enterprise.credit_grade}, after={"credit_grade": grade})
-            enterprise.credit_grade = grade
+    changes = {}
+    for chunk in _chunks(list(records)):
+        for enterprise in db.session.scalars(select(Enterprise).where(Enterprise.id.in_(chunk))):
+            grade = credit.credit_grade(records[enterprise.id], on, rules)
+            if grade != enterprise.credit_grade:
+                changes[enterprise.credit_code] = {"from": enterprise.credit_grade, "to": grade}
+                enterprise.credit_grade = grade
+    if len(changes) == 1:
+        [(code, change)] = changes.items()
+        record_event("credit.grade", "enterprise", code, before={"credit_grade": change["from"]},
+                     after={"credit_grade": change["to"]})
+    elif changes:
+        record_event("credit.grades", "enterprise", f"{len(changes)} enterprises", after={"changes": changes})
 
 
 def refresh_all_grades(on: date | None = None) -> int:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 from extensions import db
 from models.base import utcnow
 from models.lists import ListEntry, Publication
-from models.samples import Sample
+from models.samples import Result, Sample
 from sampling import credit
 from sampling.errors import NotFound, RuleViolation
 from services.audit import record_event
@@ -91,7 +91,9 @@ def period_samples(period: str) -> dict[int, list[Sample]]:
     stmt = (
         select(Sample)
         .where(Sample.period == period)
-        .options(selectinload(Sample.enterprise), selectinload(Sample.category), selectinload(Sample.results))
+        .options(selectinload(Sample.enterprise), selectinload(Sample.category),
+                 selectinload(Sample.results).selectinload(Result.items),
+                 selectinload(Sample.results).selectinload(Result.lab))
         .order_by(Sample.id)
     )
     by_enterprise = defaultdict(list)
