@@ -13,18 +13,18 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-# subcommand -> (module, arguments ``all`` passes for a small run unless the module defines SMALL_ARGV)
+# subcommand -> module; each has ``main(argv)`` and ``SMALL_ARGV``, the small run ``all`` makes
 BENCHMARKS = {
-    "draw": ("scripts.benchmarks.draw", ["--enterprises", "20000"]),
-    "report": ("scripts.benchmarks.report", ["--samples", "20000"]),
-    "import": ("scripts.benchmarks.importer", ["--rows", "20000", "--repeat", "1"]),
-    "http": ("scripts.benchmarks.http", ["--duration", "5"]),
+    "draw": "scripts.benchmarks.draw",
+    "report": "scripts.benchmarks.report",
+    "import": "scripts.benchmarks.importer",
+    "http": "scripts.benchmarks.http",
 }
 
 
 def load(name: str):
     """The benchmark module of a subcommand, or None when it has not been written yet."""
-    module = BENCHMARKS[name][0]
+    module = BENCHMARKS[name]
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as error:
@@ -37,10 +37,10 @@ def run(name: str, argv: list[str] | None) -> int:
     """Run one benchmark (``argv`` None: its small CI size); 2 if its module is missing."""
     module = load(name)
     if module is None:
-        print(f"{name}: {BENCHMARKS[name][0]} is not there yet; nothing measured", file=sys.stderr)
+        print(f"{name}: {BENCHMARKS[name]} is not there yet; nothing measured", file=sys.stderr)
         return 2
     if argv is None:
-        argv = list(getattr(module, "SMALL_ARGV", BENCHMARKS[name][1]))
+        argv = list(getattr(module, "SMALL_ARGV", []))
     return module.main(argv) or 0
 
 
