@@ -111,14 +111,17 @@ def unweighted_tickets(seed: str, plan_id: int, credit_codes: Iterable[str]) -> 
     return tickets
 
 
-def _ranked(prefix: bytes, codes: list[str], count: int) -> list[str]:
-    """The ``count`` codes with the lowest rank keys (raw digests order as their hex does)."""
-    base = _sha256(prefix)
+def _ranked(base, entries: list[tuple[bytes, str]], count: int) -> list[str]:
+    """The ``count`` codes with the lowest rank keys; ``base`` has hashed ``seed:plan_id:credit_code:``.
+
+    ``entries`` are ``(code as UTF-8, code)``; raw digests order as their hex does.
+    """
     keyed = []
-    for code in codes:
+    append = keyed.append
+    for encoded, code in entries:
         h = base.copy()
-        h.update(code.encode("utf-8"))
-        keyed.append((h.digest(), code))
+        h.update(encoded)
+        append((h.digest(), code))
     keyed.sort()
     return [code for _, code in keyed[:count]]
 
@@ -484,25 +487,28 @@ def _assign_teams_and_labs(seed, plan_id, selections: list[Selection], snapshot:
         )
     load_cap = -(-team_size * len(selections) // len(inspectors))
     load = dict.fromkeys((code for code, _ in inspectors), 0)
-    region_of = dict(inspectors)
-    available = list(load)  # under the cap, ascending code
+    available = [(code.encode(), code, region) for code, region in inspectors]  # under the cap
+    open_to: dict[str, list[tuple[bytes, str]]] = {}  # region -> available inspectors who may go there
     last_teams = {code: set(team) for code, team in snapshot["last_teams"]}
     labs = _LabPool(snapshot["labs"])
     for index, sel in enumerate(selections):
-        prefix = f"{seed}:{plan_id}:{sel.credit_code}:".encode()
-        last = last_teams.get(sel.credit_code, ())
-        pool = [
-            c for c in available
-            if c not in last and not (rules.avoid_same_region and region_of[c] == sel.region)
-        ]
+        base = _sha256(f"{seed}:{plan_id}:{sel.credit_code}:".encode())
+        pool = open_to.get(sel.region)
+        if pool is None:
+            avoid = sel.region if rules.avoid_same_region else None
+            pool = open_to[sel.region] = [(e, c) for e, c, r in available if r != avoid]
+        last = last_teams.get(sel.credit_code)
+        if last:
+            pool = [entry for entry in pool if entry[1] not in last]
         if len(pool) < team_size:
-            _team_failure(sel, inspectors, last, rules)
-        team = _ranked(prefix, pool, team_size)
+            _team_failure(sel, inspectors, last or (), rules)
+        team = _ranked(base, pool, team_size)
         for code in team:
             load[code] += 1
             if load[code] >= load_cap:
-                available.remove(code)
-        selections[index] = _with(sel, tuple(team), labs.choose(prefix, sel))
+                available = [entry for entry in available if entry[1] != code]
+                open_to.clear()
+        selections[index] = _with(sel, tuple(team), labs.choose(base, sel))
     return load_cap
 
 
@@ -537,7 +543,7 @@ class _LabPool:
             for category in categories:
                 self.by_category[category].append(code)
 
-    def choose(self, prefix: bytes, sel: Selection) -> str:
+    def choose(self, base, sel: Selection) -> str:
         accredited = self.by_category.get(sel.category, [])
         open_labs = [c for c in accredited if self.left[c] is None or self.left[c] > 0]
         if not open_labs:
@@ -549,7 +555,7 @@ class _LabPool:
                 f"No lab for enterprise {sel.credit_code} (stratum {sel.stratum}): {why}.",
                 {"rule": [rule], "credit_code": [sel.credit_code], "stratum": [sel.stratum]},
             )
-        (lab,) = _ranked(prefix, open_labs, 1)
+        (lab,) = _ranked(base, [(c.encode(), c) for c in open_labs], 1)
         if self.left[lab] is not None:
             self.left[lab] -= 1
         return lab

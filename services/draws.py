@@ -60,6 +60,9 @@ def create_plan(data: dict) -> Plan:
     server_seed = algorithm.new_server_seed()
     fields = {name: data.get(name) for name in PLAN_FIELDS if data.get(name) is not None}
     fields.setdefault("exclusion_days", current_app.config.get("EXCLUSION_DAYS", algorithm.DEFAULT_EXCLUSION_DAYS))
+    fields.setdefault("team_size", algorithm.DEFAULT_TEAM_SIZE)
+    fields.setdefault("avoid_same_region", True)
+    fields.setdefault("risk_weighting", False)
     fields["regions"] = sorted(set(fields.get("regions") or []))
     plan = Plan(**fields, server_seed=server_seed, seed_commitment=algorithm.commitment(server_seed),
                 created_by=actor_name())
@@ -216,20 +219,25 @@ def _store_selections(plan: Plan, draw: Draw, selections, enterprise_ids: dict[s
     categories = {c.code: c.id for c in plan.categories}
     labs = dict(db.session.execute(select(Lab.code, Lab.id)).all())
     inspectors = {i.code: i for i in db.session.scalars(select(Inspector))}
-    for position, chosen in enumerate(selections, start=1):
-        row = Selection(
+    rows = [
+        Selection(
             draw_id=draw.id, position=position, enterprise_id=enterprise_ids[chosen.credit_code],
             credit_code=chosen.credit_code, category_id=categories[chosen.category], stratum=chosen.stratum,
             ticket=chosen.ticket, inspector_codes=list(chosen.inspectors), lab_id=labs[chosen.lab],
         )
-        db.session.add(row)
-        db.session.flush()
-        db.session.add(Sample(
-            code=sample_code(plan, position), plan_id=plan.id, selection_id=row.id,
+        for position, chosen in enumerate(selections, start=1)
+    ]
+    db.session.add_all(rows)
+    db.session.flush()  # one batched insert; the samples need the selection ids
+    db.session.add_all([
+        Sample(
+            code=sample_code(plan, row.position), plan_id=plan.id, selection_id=row.id,
             enterprise_id=row.enterprise_id, category_id=row.category_id, period=plan.period,
             level=plan.level, kind=plan.kind, source="draw", status="planned", lab_id=row.lab_id,
             team=[inspectors[c] for c in chosen.inspectors], drawn_at=draw.drawn_at,
-        ))
+        )
+        for row, chosen in zip(rows, selections, strict=True)
+    ])
 
 
 def sample_code(plan: Plan, position: int) -> str:
