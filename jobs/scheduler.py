@@ -5,6 +5,8 @@ On start it runs every job once, so a run missed while the process was down is c
 """
 
 import logging
+import signal
+import sys
 
 import click
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -63,13 +65,20 @@ def build_scheduler(app: Flask, scheduler_class=BlockingScheduler):
 
 
 def run_scheduler(app: Flask) -> None:
-    """Catch up, then run the jobs on schedule until stopped (Ctrl-C or SIGTERM)."""
+    """Catch up, then run the jobs on schedule until stopped (Ctrl-C or SIGTERM).
+
+    On SIGTERM the process exits once a running job has finished (its transaction commits
+    whole or not at all).
+    """
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     catch_up(app)
     scheduler = build_scheduler(app)
     log.info("scheduler started: %s", ", ".join(job.id for job in scheduler.get_jobs()))
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
+        if scheduler.running:
+            scheduler.shutdown(wait=True)
         log.info("scheduler stopped")
 
 
