@@ -313,7 +313,10 @@ def build_snapshot(
     for (region, category), rows in sorted(groups.items()):
         rows.sort(key=_credit_code)
         codes = list(map(_credit_code, rows))
-        grades = "".join(g or DEFAULT_GRADE for g in map(_grade, rows))
+        try:
+            grades = "".join(map(_grade, rows))
+        except TypeError:  # a grade of None: no record yet, which is grade B
+            grades = "".join(g or DEFAULT_GRADE for g in map(_grade, rows))
         if len(set(codes)) != len(codes):
             raise InvalidInput(f"Stratum {region}|{category}: a credit code is listed twice.")
         if not set(grades) <= set(GRADES):
