@@ -204,28 +204,24 @@ def racing_lookup(parties):
     return lookup
 
 
-def _publish_in_thread(app, period, results):
-    with app.app_context():
-        try:
-            publication, created = lists.publish_lists(period, "thread")
-            results.append((publication.id, created))
-        finally:
-            db.session.remove()
+def _publish_over_http(app, headers, results):
+    response = app.test_client().post(f"/api/v1/lists/{LAST_QUARTER}/publish", headers=headers)
+    results.append((response.status_code, response.get_json()))
 
 
 @pytest.mark.skipif(not POSTGRES, reason="concurrent writers need PostgreSQL (SQLite serialises them)")
-def test_concurrent_publishers_make_one_publication(app, city, monkeypatch):
+def test_concurrent_publish_requests_make_one_publication(app, auth, city, monkeypatch):
+    headers = auth.headers("supervisor")
     monkeypatch.setattr(lists, "get_publication", racing_lookup(4))
     results = []
-    threads = [threading.Thread(target=_publish_in_thread, args=(app, LAST_QUARTER, results)) for _ in range(4)]
+    threads = [threading.Thread(target=_publish_over_http, args=(app, headers, results)) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(results) == 4
-    assert len({pid for pid, _ in results}) == 1
-    assert sorted(created for _, created in results) == [False, False, False, True]
+    assert sorted(status for status, _ in results) == [200, 200, 200, 201]
+    bodies = [body for _, body in results]
+    assert all(body == bodies[0] for body in bodies)
     db.session.remove()
     assert db.session.scalar(select(func.count()).select_from(Publication)) == 1
-    entries = db.session.scalar(select(func.count()).select_from(ListEntry))
-    assert entries == 4
+    assert db.session.scalar(select(func.count()).select_from(ListEntry)) == 4
