@@ -27,6 +27,7 @@ from services import reports
 blp = Blueprint("reports", __name__, url_prefix="/api/v1", description="Pass rates against targets")
 
 FORMATS = ("json", "csv", "xlsx")
+DEFAULT_BY = ["category"]
 MIMETYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -34,7 +35,7 @@ MIMETYPES = {
 OPEN_UNIT = {"min": 0, "max": 1, "min_inclusive": False, "max_inclusive": False}
 
 
-class CommaList(fields.Field):
+class CommaList(fields.String):
     """A comma-separated query value (``by=category,region``) as a list, each item checked."""
 
     def __init__(self, choices=None, pattern=None, **kwargs):
@@ -54,15 +55,14 @@ class CommaList(fields.Field):
                 validate.Regexp(self.pattern, error="period must be YYYYQn, e.g. 2026Q4")(item)
         return items
 
-    def _jsonschema_type_mapping(self):
-        return {"type": "string"}
-
 
 # Schemas.
 
 class PassRateQuerySchema(Schema):
-    by = CommaList(choices=reports.GROUP_KEYS, load_default=["category"],
-                   metadata={"description": f"grouping keys, comma-separated: {', '.join(reports.GROUP_KEYS)}"})
+    by = CommaList(choices=reports.GROUP_KEYS, metadata={
+        "description": f"grouping keys, comma-separated, any of: {', '.join(reports.GROUP_KEYS)} (default category)",
+        "example": "category,region",
+    })
     period = CommaList(pattern=PERIOD_PATTERN, metadata={"description": "one or more periods, e.g. 2026Q3,2026Q4"})
     period_from = period_field(metadata={"description": "first period of a trend (inclusive)"})
     period_to = period_field(metadata={"description": "last period of a trend (inclusive)"})
@@ -155,14 +155,20 @@ class TargetTableSchema(Schema):
 class PassRates(MethodView):
     @blp.arguments(PassRateQuerySchema, location="query")
     @blp.response(200, PassRateReportSchema)
+    @blp.doc(responses={"200": {"content": {
+        "application/json": {"schema": PassRateReportSchema},
+        "text/csv": {"schema": {"type": "string", "description": "format=csv: the rows, then the total row"}},
+        MIMETYPES["xlsx"]: {"schema": {"type": "string", "format": "binary", "description": "format=xlsx"}},
+    }}})
     def get(self, query):
         """Pass rates grouped by any of period, level, kind, category, group, region, stage, scale, enterprise.
 
         ``format=csv`` or ``format=xlsx`` answers a download of the same rows and the total row.
         """
-        if "enterprise" in query["by"]:
+        by = query.get("by") or DEFAULT_BY
+        if "enterprise" in by:
             _require_staff()
-        report = reports.pass_rate_table(query["by"], _filters(query), query["method"], query["confidence"])
+        report = reports.pass_rate_table(by, _filters(query), query["method"], query["confidence"])
         if query["format"] == "json":
             return report
         return _download(report, query["format"], query.get("period"))
