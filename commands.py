@@ -77,11 +77,17 @@ def import_enterprises(path):
 def demo(seed):
     """Load the demo city into an empty database (does nothing if enterprises exist)."""
     from scripts.demo import load_demo
+    from scripts.demo_quarter import load_past_quarter
 
     if db.session.scalar(select(func.count()).select_from(Enterprise)):
         click.echo("The database already has enterprises; demo data not loaded.")
         return
     tokens = load_demo(seed=seed)
+    summary = load_past_quarter(seed=seed)
+    click.echo(
+        f"Past quarter {summary['period']}: {summary['samples']} samples drawn, tested and published; "
+        f"red list {summary['red']}, black list {summary['black']}"
+    )
     click.echo("Demo city loaded. Tokens (shown once):")
     for role, token in tokens.items():
         click.echo(f"  {role:<12} {token}")

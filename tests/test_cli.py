@@ -44,9 +44,11 @@ def test_cli_import_all_or_nothing(app, db_session, factory, tmp_path):
     assert result.exit_code == 0 and "created 3" in result.output
 
 
-def test_demo_loads_a_city_once(app, db_session):
+def test_demo_loads_a_city_once(app, db_session, client):
     result = app.test_cli_runner().invoke(args=["demo"])
     assert result.exit_code == 0, result.output
+    published = client.get("/api/v1/lists").json
+    assert published and published[0]["red"] and published[0]["black"]  # a finished past quarter
     enterprises = db_session.scalars(select(Enterprise)).all()
     assert len(enterprises) >= 200
     assert all(is_valid(e.credit_code) for e in enterprises)
