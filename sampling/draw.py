@@ -10,10 +10,13 @@ Readings of DESIGN.md made here (the verifier makes the same ones):
 * Every membership of an enterprise in a stratum is a candidate row; the ticket depends only
   on the seed, the plan, the credit code and the weight, so a multi-category enterprise has
   the same ticket in every stratum it belongs to.
-* ``sampling_ratio``: the plan total is ``round(ratio × eligible enterprises)``; ``grade_ratios``:
-  each grade's total is ``round(ratio × eligible enterprises of that grade)``, split over the
-  grade's ``(region, category, grade)`` strata by largest remainder. ``round`` is half up, on
-  the exact decimal value of the ratio. A grade missing from ``grade_ratios`` is not drawn.
+* Sizes count candidate rows (an enterprise in two plan categories is a row in each stratum).
+  ``sampling_ratio``: the plan total is ``round(ratio × rows)``; ``grade_ratios``: each
+  grade's total is ``round(ratio × rows of that grade)``, split over the grade's
+  ``(region, category, grade)`` strata by largest remainder, which is what "each stratum
+  draws round(ratio × size) (largest remainder within the grade)" asks. ``round`` is half up,
+  on the exact decimal value of the ratio. A grade missing from ``grade_ratios`` is not drawn.
+  ``sample_size`` above the number of distinct eligible enterprises is a 409.
   The minimum-one rule applies to the plan total only (not within a grade: a 3% ratio for
   grade A must not become one A enterprise per stratum).
 * "If the total allows" means: the plan total is at least the number of non-empty strata.
