@@ -25,7 +25,10 @@ Readings of DESIGN.md made here (the verifier makes the same ones):
 * A stratum that runs out of candidates because its members were drawn in an earlier stratum
   draws fewer (a shortfall, reported); that is not an error.
 * The load cap's "eligible inspectors" are the active inspectors of the snapshot; "drawn" is
-  the number of selections. Teams are listed in rank order.
+  the number of selections. Teams are listed in rank order. The assignment is greedy, as
+  DESIGN.md specifies; when the cap leaves little slack (``team_size × drawn`` just under a
+  multiple of the inspector count) the last enterprises can find no valid team: a 409 naming
+  ``load_cap``, although another assignment might have existed.
 * A lab's capacity is per plan, so "capacity left" is capacity minus this draw's assignments;
   no capacity means no limit.
 """
