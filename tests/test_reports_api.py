@@ -336,3 +336,19 @@ def test_public_page_without_data(client, app_ctx):
     response = client.get("/reports")
     assert response.status_code == 200
     assert "尚无" in response.get_data(as_text=True)
+
+
+def test_trend_chart_spans_every_quarter_and_breaks_at_gaps():
+    from blueprints.report_pages import quarters_between, trend_chart
+
+    assert quarters_between(["2025Q4", "2025Q2", "2026Q1"]) == ["2025Q2", "2025Q3", "2025Q4", "2026Q1"]
+    axis = quarters_between(["2025Q1", "2025Q4"])
+    rows = [stats.estimate_rate(k, n, 0.94).__dict__ | {"period": p}
+            for p, k, n in (("2025Q1", 90, 100), ("2025Q2", 95, 100), ("2025Q4", 50, 50))]
+    chart = trend_chart(rows, axis)
+    assert [label for _, label in chart.x_ticks] == axis
+    assert len(chart.points) == 3
+    assert len(chart.rate_lines) == 2 and len(chart.bands) == 2  # 2025Q3 has no data: the line breaks
+    x_first, x_last = chart.x_ticks[0][0], chart.x_ticks[-1][0]
+    assert chart.target_line.split()[0].startswith(f"{x_first},")
+    assert chart.target_line.split()[-1].startswith(f"{x_last},")
