@@ -352,3 +352,23 @@ def test_trend_chart_spans_every_quarter_and_breaks_at_gaps():
     x_first, x_last = chart.x_ticks[0][0], chart.x_ticks[-1][0]
     assert chart.target_line.split()[0].startswith(f"{x_first},")
     assert chart.target_line.split()[-1].startswith(f"{x_last},")
+
+
+def test_imported_history_counts_like_live_results(client, factory, auth):
+    category = factory.category(code="HX-01", group="consumer")
+    enterprise = factory.enterprise([category], region="石龙镇")
+    lines = ["credit_code,category_code,period,level,kind,stage,sampled_on,verdict,failed_items,critical,lab,report_no"]
+    for n, verdict in enumerate(["pass", "pass", "pass", "fail", "refused"]):
+        failed = "标志" if verdict == "fail" else ""
+        lab, report = ("", "") if verdict == "refused" else ("旧检验所", f"R2024-{n}")
+        stage = "" if verdict == "refused" else "distribution"
+        lines.append(f"{enterprise.credit_code},HX-01,2024Q2,provincial,routine,{stage},2024-05-0{n + 1},"
+                     f"{verdict},{failed},false,{lab},{report}")
+    data = {"file": (io.BytesIO("\n".join(lines).encode()), "history.csv")}
+    response = client.post("/api/v1/history/import", data=data, content_type="multipart/form-data",
+                           headers=auth.headers("supervisor"))
+    assert response.status_code == 200, response.get_json()
+    row = client.get(REPORTS, query_string={"period": "2024Q2", "by": "category,region"}).get_json()["rows"][0]
+    assert (row["category"], row["region"]) == ("HX-01", "石龙镇")
+    assert (row["tested"], row["passed"], row["failed"], row["refused"]) == (4, 3, 1, 1)
+    assert row["target"] == 0.95
