@@ -112,8 +112,9 @@ def make_drawable_plan(sample_size: int) -> int:
 
     seed_categories()
     registry.import_enterprises(registry.decode_upload(make_csv(3 * sample_size, seed=5)))
+    # 199 inspectors, not 200: when 2 x 3000 seats fill every load cap exactly, the draw may dead-end.
     db.session.add_all(Inspector(code=f"I{n:03d}", name=f"检查员{n}", region=REGIONS[n % len(REGIONS)])
-                       for n in range(200))
+                       for n in range(199))
     categories = db.session.scalars(select(Category)).all()
     db.session.add_all(Lab(code=f"L{n}", name=f"检验所{n}", accreditation=f"CNAS L{n}", capacity=sample_size,
                            categories=list(categories)) for n in range(3))
