@@ -72,12 +72,7 @@ class PassRateReport:
     @property
     def columns(self) -> list[str]:
         """Column order of the exported table."""
-        keys = []
-        for key in self.by:
-            keys.append(key)
-            if key in LABEL_COLUMNS:
-                keys.append(LABEL_COLUMNS[key][0])
-        return keys + list(COUNT_FIELDS) + list(STAT_FIELDS)
+        return _key_columns(self.by) + list(COUNT_FIELDS) + list(STAT_FIELDS)
 
 
 # --- targets ------------------------------------------------------------------------------
@@ -176,7 +171,7 @@ def pass_rate_table(
         row = grouped.setdefault(key, {**{k: cell[k] for k in _key_columns(by)}, "cells": []})
         row["cells"].append(cell)
     rows = [grouped[key] for key in sorted(grouped, key=_sort_key)] if by else []
-    total = {"cells": cells}
+    total = {"cells": _merge_cells(cells)}
 
     estimates = stats.estimate_rates(
         [sum(c["passed"] for c in r["cells"]) for r in rows + [total]],
@@ -190,6 +185,17 @@ def pass_rate_table(
         row.update(_row_values(estimate, refused))
     report.rows, report.total = rows, total
     return report
+
+
+def _merge_cells(cells: list[dict]) -> list[dict]:
+    """The total's cells: the counts per (plan level, category group) over every row."""
+    merged: dict[tuple, dict] = {}
+    for cell in cells:
+        into = merged.setdefault((cell["_level"], cell["_group"]), {
+            "_level": cell["_level"], "_group": cell["_group"], "tested": 0, "passed": 0, "refused": 0})
+        for name in ("tested", "passed", "refused"):
+            into[name] += cell[name]
+    return list(merged.values())
 
 
 def _key_columns(by: list[str]) -> list[str]:
