@@ -53,6 +53,7 @@ from sampling.errors import InvalidInput, RuleViolation
 
 _credit_code = itemgetter(0)
 _grade = itemgetter(3)
+_last_team = itemgetter(4)
 
 ALGORITHM = "sha256-exp-tickets/1"
 EXPORT_FORMAT = "shuangsuiji-draw/1"
@@ -328,7 +329,7 @@ def build_snapshot(
         if not set(grades) <= set(GRADES):
             raise InvalidInput(f"Stratum {region}|{category}: credit grades must be A, B, C or D.")
         strata.append([region, category, codes, grades])
-    last_teams = sorted([c[0], sorted(set(c[4]))] for c in candidates if c[4])
+    last_teams = sorted([c[0], sorted(set(c[4]))] for c in filter(_last_team, candidates))
     active = sorted({(i.code, i.region) for i in inspectors if i.active})
     lab_rows = sorted({(lab.code, tuple(sorted(set(lab.categories))), lab.capacity) for lab in labs})
     return {
