@@ -357,8 +357,9 @@ def plan_sample_size(
         )
     alpha = 1.0 - confidence
     start, size = 1, 1024
-    if _normal_sample_size(target, expected, alpha, power) > 2 * max_n:
-        start = max_n + 1  # far beyond the cap: no need to scan
+    if _normal_sample_size(target, expected, alpha, power) > 1.1 * max_n:
+        # beyond the cap: at such sizes the normal approximation is within a few per cent
+        start = max_n + 1
     while start <= max_n:
         ns = np.arange(start, min(start + size, max_n + 1))
         crit = critical_passed(ns, target, alpha)
