@@ -110,13 +110,13 @@ def test_two_draws_of_one_plan_at_once_give_one(app, auth, factory):
     categories = [factory.category(code=f"DQ-{n}") for n in range(2)]
     for n in range(30):
         factory.enterprise([categories[n % 2]], region=("南城街道", "东城街道")[n % 2])
-    for n in range(6):
+    for n in range(9):  # load caps with slack, so that no draw can dead-end on the team rule
         factory.inspector(region=("南城街道", "东城街道", "莞城街道")[n % 3])
     factory.lab(categories, capacity=100)
     sup = auth.headers("supervisor")
     plan = app.test_client().post("/api/v1/plans", headers=sup, json={
         "name": "并发抽取", "level": "municipal", "kind": "routine", "period": "2026Q4",
-        "category_codes": [c.code for c in categories], "sample_size": 10})
+        "category_codes": [c.code for c in categories], "sample_size": 10, "avoid_same_region": False})
     assert plan.status_code == 201, plan.json
     url = f"/api/v1/plans/{plan.json['id']}/draw"
     answers = together(app, [lambda c: c.post(url, json={}, headers=sup) for _ in range(4)])
