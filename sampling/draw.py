@@ -255,6 +255,7 @@ class DrawResult:
     algorithm: str
     registry_hash: str
     snapshot: dict
+    snapshot_json: bytes  # the canonical JSON the hash was taken over, ready to store
     allocation: dict[str, int]
     selections: list[Selection]
     shortfalls: dict[str, int]
@@ -404,12 +405,14 @@ def draw_from_snapshot(seed: str, plan_id: int, snapshot: Mapping, rules: DrawRu
     allocation = _allocation(members, rules)
     selections, shortfalls = _select(seed, plan_id, members, allocation, rules)
     load_cap = _assign_teams_and_labs(seed, plan_id, selections, snapshot, rules)
+    snapshot_json = canonical_json(snapshot)
     return DrawResult(
         seed=seed,
         plan_id=plan_id,
         algorithm=ALGORITHM,
-        registry_hash=registry_hash(snapshot),
+        registry_hash=_sha256(snapshot_json).hexdigest(),
         snapshot=snapshot if isinstance(snapshot, dict) else dict(snapshot),
+        snapshot_json=snapshot_json,
         allocation={stratum_text(k): n for k, n in sorted(allocation.items())},
         selections=selections,
         shortfalls=shortfalls,

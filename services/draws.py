@@ -190,7 +190,7 @@ def draw_plan(plan_id: int, public_entropy: str = "", actor: str | None = None) 
     result = algorithm.run_draw(seed, plan.id, candidates, inspectors, labs, rules)
     draw = Draw(
         plan_id=plan.id, public_entropy=public_entropy, seed=seed, registry_hash=result.registry_hash,
-        algorithm=result.algorithm, snapshot=zlib.compress(algorithm.canonical_json(result.snapshot)),
+        algorithm=result.algorithm, snapshot=zlib.compress(result.snapshot_json),
         rules=rules.to_dict(), allocation=result.allocation, drawn_by=actor or actor_name(), drawn_at=utcnow(),
     )
     try:

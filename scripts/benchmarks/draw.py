@@ -103,6 +103,13 @@ def measure(size: int, inspectors: int, repeat: int, ratio: float, trace: bool) 
         figures["own_tickets"] = min(figures.get("own_tickets", math.inf), own)
         figures["draw"] = min(figures.get("draw", math.inf), full)
     figures.update(selected=len(result.selections), load_cap=result.load_cap, strata=len(result.allocation))
+    gc.collect()
+    start = time.perf_counter()
+    snapshot = algorithm.build_snapshot(candidates, pool, labs)
+    figures["phase_snapshot"] = time.perf_counter() - start
+    start = time.perf_counter()
+    algorithm.draw_from_snapshot(seed, PLAN_ID, snapshot, rules)
+    figures["phase_rest"] = time.perf_counter() - start
     if trace:
         gc.collect()
         tracemalloc.start()
@@ -177,6 +184,8 @@ def report(figures: dict) -> bool:
     print(f"draw, end to end      {figures['draw']:.3f} s   ratio {ratio:.2f}× (goal ≤ {GOAL_RATIO:g}×)")
     print(f"  its own ticket pass {figures['own_tickets']:.3f} s   "
           f"(draw / that pass: {figures['draw'] / figures['own_tickets']:.2f}×)")
+    print(f"  one more run, split  snapshot {figures['phase_snapshot']:.3f} s; allocation, tickets, selection, "
+          f"teams, labs and the registry hash {figures['phase_rest']:.3f} s")
     ok = ratio <= GOAL_RATIO
     if "traced_peak" in figures:
         print(f"peak memory, draw     {figures['traced_peak'] / 2**20:.0f} MiB traced (goal ≤ 1024 MiB)")
