@@ -16,7 +16,7 @@ import io
 from dataclasses import dataclass, field
 
 from flask import current_app
-from sqlalchemy import case, func, select
+from sqlalchemy import BigInteger, case, cast, func, select
 
 from extensions import db
 from models.plans import KINDS, LEVELS
@@ -256,9 +256,9 @@ def _count_cells(by: list[str], filters: dict) -> list[dict]:
             *outer_keys,
             inner.c._level,
             Category.group.label("_group"),
-            func.sum(inner.c.tested).label("tested"),
-            func.sum(inner.c.passed).label("passed"),
-            func.sum(inner.c.refused).label("refused"),
+            cast(func.sum(inner.c.tested), BigInteger).label("tested"),  # not a NUMERIC on PostgreSQL
+            cast(func.sum(inner.c.passed), BigInteger).label("passed"),
+            cast(func.sum(inner.c.refused), BigInteger).label("refused"),
         )
         .select_from(inner)
         .join(Category, Category.id == inner.c.category_id)
@@ -267,10 +267,9 @@ def _count_cells(by: list[str], filters: dict) -> list[dict]:
     if "enterprise" in by:
         stmt = stmt.join(Enterprise, Enterprise.id == inner.c.enterprise_id)
     stmt = _apply_filters(stmt, filters, OUTER_FILTERS)
-    return [
-        {**row._mapping, "tested": int(row.tested), "passed": int(row.passed), "refused": int(row.refused)}
-        for row in db.session.execute(stmt)
-    ]
+    result = db.session.connection().execute(stmt)  # Core: plain rows, no ORM layer
+    keys = list(result.keys())
+    return [dict(zip(keys, row)) for row in result]
 
 
 def _apply_filters(stmt, filters: dict, keys: tuple):
