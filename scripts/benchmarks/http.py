@@ -103,9 +103,15 @@ def wrk(url: str, duration: int, connections: int, threads: int) -> dict:
     }
 
 
-def prepare(env: dict, base_dir: Path) -> tuple[str | None, str]:
+CREATE_ALL = "from app import create_app\nfrom extensions import db\nwith create_app().app_context(): db.create_all()"
+
+
+def prepare(env: dict, create_all: bool = False) -> tuple[str | None, str]:
     """Demo database with published lists; (period or None, description)."""
-    flask(env, "db", "upgrade")
+    if create_all:  # the models' schema, for when the migration lags behind them during development
+        subprocess.run([sys.executable, "-c", CREATE_ALL], cwd=ROOT, env=env, check=True)
+    else:
+        flask(env, "db", "upgrade")
     tokens_file = ROOT / "instance" / "demo-tokens.txt"
     kept = tokens_file.read_bytes() if tokens_file.exists() else None
     try:
@@ -146,6 +152,8 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 2)),
                         help="gunicorn workers for both apps (default 2)")
     parser.add_argument("--database-url", help="use this (empty) database instead of a fresh SQLite file")
+    parser.add_argument("--create-all", action="store_true",
+                        help="make the schema from the models instead of `flask db upgrade`")
     parser.add_argument("--check", action="store_true", help="exit 1 if the goal is missed or any answer was not 2xx")
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
@@ -155,7 +163,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
         env = {**os.environ, "APP_ENV": "production", "SECRET_KEY": secrets.token_hex(32), "LOG_LEVEL": "WARNING",
                "DATABASE_URL": args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"}
-        period, described = prepare(env, Path(tmp))
+        period, described = prepare(env, args.create_all)
         print(f"http: wrk -t{args.threads} -c{args.connections} -d{args.duration}s, gunicorn -w {args.workers} "
               f"(gunicorn.conf.py), APP_ENV=production, {'postgresql' if args.database_url else 'sqlite'}, "
               f"{os.cpu_count()} CPUs shared by wrk and gunicorn", flush=True)
