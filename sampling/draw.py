@@ -222,8 +222,7 @@ class DrawRules:
         return cls(**known)
 
 
-@dataclass(frozen=True)
-class Selection:
+class Selection(NamedTuple):
     """One drawn enterprise, with the stratum it was drawn in, its team and its lab."""
 
     credit_code: str
@@ -521,12 +520,8 @@ def _assign_teams_and_labs(seed, plan_id, selections: list[Selection], snapshot:
             if load[code] >= load_cap:
                 available = [entry for entry in available if entry[1] != code]
                 open_to.clear()
-        selections[index] = _with(sel, tuple(team), labs.choose(base, sel))
+        selections[index] = sel._replace(inspectors=tuple(team), lab=labs.choose(base, sel))
     return load_cap
-
-
-def _with(sel: Selection, team: tuple[str, ...], lab: str) -> Selection:
-    return Selection(sel.credit_code, sel.region, sel.category, sel.grade, sel.stratum, sel.ticket, team, lab)
 
 
 def _team_failure(sel: Selection, inspectors: list[tuple], last, rules: DrawRules):
