@@ -20,8 +20,8 @@ The closed forms are vectorised so that a report of thousands of rows costs mill
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 from scipy.special import ndtri

@@ -180,7 +180,7 @@ def pass_rate_table(
         method,
         confidence,
     )
-    for row, estimate in zip(rows + [total], estimates):
+    for row, estimate in zip(rows + [total], estimates, strict=True):
         refused = sum(c["refused"] for c in row.pop("cells"))
         row.update(_row_values(estimate, refused))
     report.rows, report.total = rows, total
@@ -269,7 +269,7 @@ def _count_cells(by: list[str], filters: dict) -> list[dict]:
     stmt = _apply_filters(stmt, filters, OUTER_FILTERS)
     result = db.session.connection().execute(stmt)  # Core: plain rows, no ORM layer
     keys = list(result.keys())
-    return [dict(zip(keys, row)) for row in result]
+    return [dict(zip(keys, row, strict=True)) for row in result]
 
 
 def _apply_filters(stmt, filters: dict, keys: tuple):

@@ -23,7 +23,7 @@ def test_intervals_match_statsmodels_and_scipy_over_grid(method):
         ks = [k for _, k in GRID]
         ns = [n for n, _ in GRID]
         lows, highs = stats.confidence_intervals(ks, ns, method, confidence)
-        for (n, k), low, high in zip(GRID, lows, highs):
+        for (n, k), low, high in zip(GRID, lows, highs, strict=True):
             sm_low, sm_high = proportion_confint(k, n, alpha=1 - confidence, method=SM_METHOD[method])
             sp = binomtest(k, n).proportion_ci(confidence_level=confidence, method=SCIPY_METHOD[method])
             assert low == pytest.approx(sm_low, abs=1e-9), (n, k)
@@ -59,7 +59,7 @@ def test_p_values_match_binomtest_over_grid():
         ks = [k for _, k in GRID]
         ns = [n for n, _ in GRID]
         p_values = stats.p_values_below(ks, ns, [target] * len(GRID))
-        for (n, k), p in zip(GRID, p_values):
+        for (n, k), p in zip(GRID, p_values, strict=True):
             expected = binomtest(k, n, target, alternative="less").pvalue
             assert p == pytest.approx(expected, rel=1e-9, abs=1e-300), (n, k, target)
 

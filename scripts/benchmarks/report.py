@@ -21,7 +21,7 @@ import argparse
 import random
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sampling.credit_code import make_code
@@ -65,7 +65,7 @@ def make_app(url: str, fresh: bool = True):
 def sample_rows(size: int, enterprises: list[tuple[int, list[int]]], seed: int = 11):
     """``size`` sample tuples in SAMPLE_COLUMNS order: ~2% refused, ~3% under way, ~9% of final failed."""
     rng = random.Random(seed)
-    final_at = datetime(2026, 10, 1, tzinfo=timezone.utc)
+    final_at = datetime(2026, 10, 1, tzinfo=UTC)
     for number in range(1, size + 1):
         enterprise_id, category_ids = enterprises[rng.randrange(len(enterprises))]
         draw = rng.random()
