@@ -85,9 +85,6 @@ class Draw(Base):
     registry_hash: Mapped[str] = mapped_column(String(64))
     algorithm: Mapped[str] = mapped_column(String(64))
     snapshot: Mapped[bytes] = mapped_column(LargeBinary)  # zlib-compressed canonical JSON
-    # The rules the draw ran under (risk weights included) and its per-stratum allocation.
-    rules: Mapped[dict] = mapped_column(JSON, default=dict)
-    allocation: Mapped[dict] = mapped_column(JSON, default=dict)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     drawn_by: Mapped[str | None] = mapped_column(String(100))
     drawn_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

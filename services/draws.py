@@ -190,8 +190,8 @@ def draw_plan(plan_id: int, public_entropy: str = "", actor: str | None = None) 
     result = algorithm.run_draw(seed, plan.id, candidates, inspectors, labs, rules)
     draw = Draw(
         plan_id=plan.id, public_entropy=public_entropy, seed=seed, registry_hash=result.registry_hash,
-        algorithm=result.algorithm, snapshot=zlib.compress(result.snapshot_json),
-        rules=rules.to_dict(), allocation=result.allocation, drawn_by=actor or actor_name(), drawn_at=utcnow(),
+        algorithm=result.algorithm, snapshot=draw_record(result, rules), drawn_by=actor or actor_name(),
+        drawn_at=utcnow(),
     )
     try:
         db.session.add(draw)
@@ -296,12 +296,27 @@ def draw_view(draw: Draw) -> dict:
         "plan_id": plan.id, "seed_commitment": plan.seed_commitment, "server_seed": plan.server_seed,
         "public_entropy": draw.public_entropy, "seed": draw.seed, "registry_hash": draw.registry_hash,
         "algorithm": draw.algorithm, "drawn_at": draw.drawn_at, "published_at": draw.published_at,
-        "public": is_public(draw), "allocation": draw.allocation, "selections": selection_rows(draw),
+        "public": is_public(draw), "allocation": stored_record(draw)["allocation"],
+        "selections": selection_rows(draw),
     }
 
 
-def snapshot_of(draw: Draw) -> dict:
-    """The frozen eligible registry the draw was made from."""
+def draw_record(result: algorithm.DrawResult, rules: algorithm.DrawRules) -> bytes:
+    """What ``Draw.snapshot`` keeps, zlib-compressed canonical JSON: ``{allocation, registry, rules}``.
+
+    The registry is the frozen eligible registry (its hash is ``Draw.registry_hash``), the rules
+    are those the draw ran under (the risk weights of that day included). The registry's
+    canonical text is reused as it is, not serialised a second time.
+    """
+    return zlib.compress(
+        b'{"allocation":' + algorithm.canonical_json(result.allocation)
+        + b',"registry":' + result.snapshot_json
+        + b',"rules":' + algorithm.canonical_json(rules.to_dict()) + b"}"
+    )
+
+
+def stored_record(draw: Draw) -> dict:
+    """The stored ``{allocation, registry, rules}`` of a draw (see ``draw_record``)."""
     return json.loads(zlib.decompress(draw.snapshot))
 
 
@@ -309,14 +324,15 @@ def export_draw(plan_id: int) -> dict:
     """The published draw file, which ``scripts/verify_draw.py`` checks on its own."""
     draw = get_draw(plan_id)
     plan = draw.plan
+    record = stored_record(draw)
     return algorithm.make_export(
         plan={"id": plan.id, "name": plan.name, "level": plan.level, "kind": plan.kind, "period": plan.period,
               "category_codes": plan.category_codes, "regions": plan.regions,
               "exclusion_days": plan.exclusion_days},
-        rules=algorithm.DrawRules.from_dict(draw.rules),
+        rules=algorithm.DrawRules.from_dict(record["rules"]),
         server_seed=plan.server_seed, public_entropy=draw.public_entropy, seed=draw.seed,
-        registry_hash_value=draw.registry_hash, snapshot=snapshot_of(draw),
-        drawn_at=draw.drawn_at.isoformat(), allocation=draw.allocation, selections=selection_rows(draw),
+        registry_hash_value=draw.registry_hash, snapshot=record["registry"],
+        drawn_at=draw.drawn_at.isoformat(), allocation=record["allocation"], selections=selection_rows(draw),
     )
 
 

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import threading
+import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -145,6 +146,12 @@ def test_draw_stores_selections_and_planned_samples(client, auth, world):
         assert sorted(i.code for i in sample.team) == sorted(sel["inspectors"])
         assert sample.category.code == sel["stratum"].split("|")[1]
     assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "draw")) == 1
+    # the stored record is canonical JSON, its registry the one the hash covers
+    stored = zlib.decompress(db.session.scalar(select(Draw.snapshot)))
+    record = json.loads(stored)
+    assert stored == algorithm.canonical_json(record)
+    assert algorithm.registry_hash(record["registry"]) == drawn["registry_hash"]
+    assert record["allocation"] == drawn["allocation"] and record["rules"]["risk_weighting"] is True
     assert client.get(f"/api/v1/plans/{plan['id']}").get_json()["drawn"] is True
 
 
