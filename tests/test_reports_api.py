@@ -373,3 +373,50 @@ def test_imported_history_counts_like_live_results(client, factory, auth):
     assert (row["category"], row["region"]) == ("HX-01", "石龙镇")
     assert (row["tested"], row["passed"], row["failed"], row["refused"]) == (4, 3, 1, 1)
     assert row["target"] == 0.95
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_every_grouping_matches_a_count_of_the_same_samples(client, factory, seed):
+    """Random samples; each report row equals an independent count of the samples it covers."""
+    import random
+
+    rng = random.Random(seed)
+    categories = [factory.category(group=g) for g in ("industrial", "consumer", "food")]
+    enterprises = [factory.enterprise(categories, region=r, scale=s)
+                   for r, s in (("南城街道", "small"), ("虎门镇", "large"), ("长安镇", "micro"))]
+    made = []
+    for _ in range(120):
+        e, c = rng.choice(enterprises), rng.choice(categories)
+        attrs = {"period": rng.choice(["2026Q2", "2026Q3"]), "level": rng.choice(["national", "municipal"]),
+                 "kind": rng.choice(["routine", "risk"]), "stage": rng.choice(["production", "online"])}
+        outcome = rng.choice(["pass", "pass", "pass", "fail", "refused", "pending"])
+        if outcome == "refused":
+            add_refusals(e, c, 1, period=attrs["period"], level=attrs["level"], kind=attrs["kind"])
+            attrs["stage"] = None
+        elif outcome == "pending":
+            add_samples(e, c, 1, verdict=None, status="testing", final=False, **attrs)
+        else:
+            add_samples(e, c, 1, outcome, **attrs)
+        made.append({**attrs, "category": c.code, "group": c.group, "region": e.region, "scale": e.scale,
+                     "outcome": outcome})
+    for by in (["category", "region"], ["stage", "scale"], ["level", "kind", "group"], ["period"]):
+        body = client.get(REPORTS, query_string={"by": ",".join(by)}).get_json()
+        expected = {}
+        for s in made:
+            if s["outcome"] == "pending":
+                continue
+            row = expected.setdefault(tuple(s[k] for k in by), {"tested": 0, "passed": 0, "refused": 0, "weight": 0.0})
+            if s["outcome"] == "refused":
+                row["refused"] += 1
+            else:
+                row["tested"] += 1
+                row["passed"] += s["outcome"] == "pass"
+                row["weight"] += {"national": 0.90, "municipal": 0.94}[s["level"]]
+        got = {tuple(r[k] for k in by): r for r in body["rows"]}
+        assert set(got) == set(expected), by
+        for key, want in expected.items():
+            row = got[key]
+            assert (row["tested"], row["passed"], row["refused"]) == (want["tested"], want["passed"], want["refused"])
+            if want["tested"]:
+                assert row["target"] == pytest.approx(want["weight"] / want["tested"])
+        assert body["total"]["tested"] == sum(w["tested"] for w in expected.values())
