@@ -203,10 +203,8 @@ def _store_enterprises(rows: list[dict]) -> dict:
         now = utcnow()
         grade = Enterprise.__table__.c.credit_grade.default.arg
         defaults = {"credit_grade": grade, "created_at": now, "updated_at": now}
-        session.execute(
-            insert(Enterprise.__table__),
-            [{**defaults, **{k: r[k] for k in ("credit_code", *ENTERPRISE_FIELDS)}} for r in new],
-        )
+        _insert_many(Enterprise.__table__, [{**defaults, **{k: r[k] for k in ("credit_code", *ENTERPRISE_FIELDS)}}
+                                            for r in new])
         for start in range(0, len(new), 5000):
             chunk = [r["credit_code"] for r in new[start:start + 5000]]
             existing.update(session.execute(
@@ -215,7 +213,7 @@ def _store_enterprises(rows: list[dict]) -> dict:
         links = [
             {"enterprise_id": existing[r["credit_code"]], "category_id": c} for r in new for c in r["category_ids"]
         ]
-        session.execute(insert(enterprise_categories), links)
+        _insert_many(enterprise_categories, links)
     for r in updated:
         enterprise = session.get(Enterprise, existing[r["credit_code"]])
         for field in ENTERPRISE_FIELDS:
@@ -225,6 +223,25 @@ def _store_enterprises(rows: list[dict]) -> dict:
     record_event("import", "enterprise", "csv", after={**summary, "credit_codes_sample": codes[:20]})
     session.commit()
     return summary
+
+
+def _insert_many(table, rows: list[dict]) -> None:
+    """Insert rows in the session's transaction: COPY on PostgreSQL (several times faster than
+    an INSERT per row for a 200k-row import), one executemany elsewhere."""
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        connection.execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    quote = connection.dialect.identifier_preparer.quote
+    sql = f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
+    with connection.connection.cursor() as cursor:
+        with cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row([row[c] for c in columns])
+        # Fresh statistics, or the planner still thinks the table is small and the lookups of the
+        # new ids that follow scan it whole (30 s each at 200k rows instead of milliseconds).
+        cursor.execute(f"ANALYZE {quote(table.name)}")
 
 
 def decode_upload(raw: bytes) -> io.StringIO:
