@@ -10,7 +10,7 @@ import zlib
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -215,29 +215,36 @@ def _already_drawn(plan_id: int) -> RuleViolation:
 
 
 def _store_selections(plan: Plan, draw: Draw, selections, enterprise_ids: dict[str, int]) -> None:
-    """One selection row and one ``planned`` sample per drawn enterprise."""
+    """One selection row, one ``planned`` sample and its team rows per drawn enterprise (bulk inserts)."""
     categories = {c.code: c.id for c in plan.categories}
     labs = dict(db.session.execute(select(Lab.code, Lab.id)).all())
-    inspectors = {i.code: i for i in db.session.scalars(select(Inspector))}
+    inspectors = dict(db.session.execute(select(Inspector.code, Inspector.id)).all())
     rows = [
-        Selection(
-            draw_id=draw.id, position=position, enterprise_id=enterprise_ids[chosen.credit_code],
-            credit_code=chosen.credit_code, category_id=categories[chosen.category], stratum=chosen.stratum,
-            ticket=chosen.ticket, inspector_codes=list(chosen.inspectors), lab_id=labs[chosen.lab],
-        )
+        {"draw_id": draw.id, "position": position, "enterprise_id": enterprise_ids[chosen.credit_code],
+         "credit_code": chosen.credit_code, "category_id": categories[chosen.category], "stratum": chosen.stratum,
+         "ticket": chosen.ticket, "inspector_codes": list(chosen.inspectors), "lab_id": labs[chosen.lab]}
         for position, chosen in enumerate(selections, start=1)
     ]
-    db.session.add_all(rows)
-    db.session.flush()  # one batched insert; the samples need the selection ids
-    db.session.add_all([
-        Sample(
-            code=sample_code(plan, row.position), plan_id=plan.id, selection_id=row.id,
-            enterprise_id=row.enterprise_id, category_id=row.category_id, period=plan.period,
-            level=plan.level, kind=plan.kind, source="draw", status="planned", lab_id=row.lab_id,
-            team=[inspectors[c] for c in chosen.inspectors], drawn_at=draw.drawn_at,
-        )
-        for row, chosen in zip(rows, selections, strict=True)
+    selection_ids = _insert_returning_ids(Selection, rows)
+    sample_ids = _insert_returning_ids(Sample, [
+        {"code": sample_code(plan, row["position"]), "plan_id": plan.id, "selection_id": selection_id,
+         "enterprise_id": row["enterprise_id"], "category_id": row["category_id"], "period": plan.period,
+         "level": plan.level, "kind": plan.kind, "source": "draw", "status": "planned", "lab_id": row["lab_id"],
+         "drawn_at": draw.drawn_at}
+        for row, selection_id in zip(rows, selection_ids, strict=True)
     ])
+    db.session.execute(insert(sample_team), [
+        {"sample_id": sample_id, "inspector_id": inspectors[code]}
+        for sample_id, chosen in zip(sample_ids, selections, strict=True) for code in chosen.inspectors
+    ])
+
+
+def _insert_returning_ids(model, rows: list[dict]) -> list[int]:
+    """Insert ``rows`` in batches and return their new ids, in the order of ``rows``."""
+    if not rows:
+        return []
+    stmt = insert(model).returning(model.id, sort_by_parameter_order=True)
+    return list(db.session.scalars(stmt, rows))
 
 
 def sample_code(plan: Plan, position: int) -> str:
