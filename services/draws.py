@@ -23,6 +23,7 @@ from models.samples import Sample, sample_team
 from sampling import draw as algorithm
 from sampling.errors import NotFound, RuleViolation
 from services.audit import record_event
+from services.credit import local_date
 from services.registry import category_map
 from services.samples import today
 
@@ -129,7 +130,7 @@ def _sampled_at():
 
 
 def _recently_sampled(category_ids: list[int], as_of, days: int) -> dict:
-    """(credit code, category code) -> date of its latest sample within the window.
+    """(credit code, category code) -> the regulator's date of its latest sample near the window.
 
     Rechecks (复查) are recorded on the failed sample itself, never as a new sample, so they
     never enter this window.
@@ -142,7 +143,7 @@ def _recently_sampled(category_ids: list[int], as_of, days: int) -> dict:
         .where(Sample.category_id.in_(category_ids), _sampled_at() >= cutoff)
         .group_by(Enterprise.credit_code, Category.code)
     )
-    return {(code, category): when.date() for code, category, when in db.session.execute(stmt)}
+    return {(code, category): local_date(when) for code, category, when in db.session.execute(stmt)}
 
 
 def _last_teams() -> dict[int, tuple[str, ...]]:
