@@ -15,6 +15,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from auth import SUPERVISOR, current_principal, roles_required
 from blueprints.common import Blueprint, SelectPage, period_field
+from blueprints.samples import PlainText
 from models.plans import KINDS, LEVELS
 from sampling.draw import GRADES
 from sampling.errors import DomainError
@@ -33,20 +34,15 @@ OPTIONAL_AUTH_DOC = {
 }
 
 
-def _no_nul(value: str) -> None:
-    if "\x00" in value:
-        raise ValidationError("must not contain NUL characters")
-
-
 class PlanSchema(Schema):
     id = fields.Integer(dump_only=True)
-    name = fields.String(required=True, validate=[validate.Length(min=1, max=200), _no_nul])
+    name = PlainText(required=True, validate=validate.Length(min=1, max=200))
     level = fields.String(required=True, validate=validate.OneOf(LEVELS))
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
     period = period_field(required=True)
     category_codes = fields.List(fields.String(validate=validate.Length(min=1, max=32)), required=True,
                                  validate=validate.Length(min=1, max=500))
-    regions = fields.List(fields.String(validate=[validate.Length(min=1, max=64), _no_nul]),
+    regions = fields.List(PlainText(validate=validate.Length(min=1, max=64)),
                           load_default=list, validate=validate.Length(max=500),
                           metadata={"description": "empty: every region"})
     sample_size = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=10_000_000))
@@ -75,7 +71,7 @@ class PlanSchema(Schema):
 
 
 class DrawRequestSchema(Schema):
-    public_entropy = fields.String(load_default="", validate=[validate.Length(max=500), _no_nul],
+    public_entropy = PlainText(load_default="", validate=validate.Length(max=500),
                                    metadata={"description": "e.g. a lottery result read out at a public session"})
 
 
