@@ -232,3 +232,30 @@ def test_numbers_too_big_for_the_database_are_not_500s(client, auth):
     assert far_page.status_code == 200 and far_page.json == []
     huge_id = client.get(f"/api/v1/plans/{10**20}", headers=sup)
     assert_error_shape(huge_id, 404)
+
+
+def test_a_token_may_act_only_on_what_its_record_owns(client, auth, factory):
+    from datetime import UTC, datetime, timedelta
+
+    from lifecycle_factory import make_world
+
+    world = make_world(factory)
+    code = world.samples[0].code
+    outsider = auth.headers("inspector", inspector=world.outsider)
+    other_lab = auth.headers("lab", lab=world.other_labs[0])
+    at = datetime.now(UTC) - timedelta(days=30)
+    visit = {"sampled_at": at.isoformat(), "stage": "production", "product_name": "电热水壶", "quantity": 4,
+             "inspector_codes": [world.team[0].code, world.team[1].code]}
+    before = row_counts()
+    assert_error_shape(client.post(f"/api/v1/samples/{code}/sampling", json=visit, headers=outsider), 403)
+    assert_error_shape(client.get(f"/api/v1/samples/{code}", headers=other_lab), 403)
+    assert row_counts() == before
+
+    team = auth.headers("inspector", inspector=world.team[0])
+    assert client.post(f"/api/v1/samples/{code}/sampling", json=visit, headers=team).status_code == 200
+    before = row_counts()
+    receipt = {"received_at": (at + timedelta(days=1)).isoformat()}
+    assert_error_shape(client.post(f"/api/v1/samples/{code}/receipt", json=receipt, headers=other_lab), 403)
+    assert row_counts() == before
+    assigned = auth.headers("lab", lab=world.lab)
+    assert client.post(f"/api/v1/samples/{code}/receipt", json=receipt, headers=assigned).status_code == 200
