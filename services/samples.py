@@ -152,7 +152,7 @@ def overdue_rows(user: User, on: date | None = None) -> list[dict]:
     """Every visible sample with a deadline passed ``on`` a day: one row per passed deadline."""
     on = on or today()
     rules = deadline_rules()
-    stmt = visible_to(select(Sample).where(Sample.status.in_(OPEN_STATUSES)), user)
+    stmt = visible_to(select(Sample).where(Sample.status.in_(OPEN_STATUSES), Sample.source == "draw"), user)
     stmt = stmt.options(selectinload(Sample.results), selectinload(Sample.enterprise),
                         selectinload(Sample.lab), selectinload(Sample.retest_lab)).order_by(Sample.id)
     rows = []
@@ -618,7 +618,8 @@ def flag_overdue(on: date | None = None) -> int:
     and the audit trail record it. Returns how many new flags were set; a rerun sets none."""
     on = on or today()
     rules = deadline_rules()
-    stmt = select(Sample).where(Sample.status.in_(OPEN_STATUSES)).options(
+    # Imported history is a closed record: its old deadlines are not the service's to chase.
+    stmt = select(Sample).where(Sample.status.in_(OPEN_STATUSES), Sample.source == "draw").options(
         selectinload(Sample.results)).order_by(Sample.id)
     flagged = 0
     for sample in db.session.scalars(stmt):

@@ -107,3 +107,13 @@ def test_cli_imports_with_a_progress_bar(app, registry, tmp_path):
     bad.write_text(HEADER + "\nx,C-TOY,2025Q1,municipal,routine,,2025-02-10,pass,,false,,R\n", encoding="utf-8")
     failed = app.test_cli_runner().invoke(args=["history", "import", str(bad)])
     assert failed.exit_code == 1 and "row 2" in failed.output
+
+
+def test_imported_history_is_not_reported_or_flagged_overdue(client, auth, registry):
+    a, b = registry["a"].credit_code, registry["b"].credit_code
+    assert post(client, auth, *good_rows(a, b)).status_code == 200
+    from services.samples import flag_overdue
+
+    assert flag_overdue(on=date(2026, 11, 1)) == 0  # the 2025 failure's rectification is the old system's
+    report = client.get("/api/v1/reports/overdue", headers=auth.headers("supervisor"))
+    assert report.status_code == 200 and report.json == []
