@@ -39,6 +39,7 @@ def configure(app: Flask, config: dict | None) -> None:
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         os.makedirs(app.instance_path, exist_ok=True)
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "spotcheck.db")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # chatter at every start
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     logging.basicConfig(

@@ -91,7 +91,8 @@ def demo(seed):
     click.echo("Demo city loaded. Tokens (shown once):")
     for role, token in tokens.items():
         click.echo(f"  {role:<12} {token}")
-    path = os.path.join(current_app.instance_path, "demo-tokens.txt")
+    path = current_app.config.get("DEMO_TOKENS_FILE") or os.path.join(current_app.instance_path, "demo-tokens.txt")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w", encoding="utf-8") as handle:
         handle.writelines(f"{role} {token}\n" for role, token in tokens.items())
     click.echo(f"(also written to {path})")

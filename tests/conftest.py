@@ -21,7 +21,8 @@ POSTGRES = bool(os.environ.get("TEST_DATABASE_URL"))
 def app(tmp_path_factory):
     """One app per test session; tables created once and emptied after every test."""
     url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
-    app = create_app({"ENV_NAME": "testing", "SQLALCHEMY_DATABASE_URI": url})
+    tokens = tmp_path_factory.mktemp("instance") / "demo-tokens.txt"  # never the developer's own file
+    app = create_app({"ENV_NAME": "testing", "SQLALCHEMY_DATABASE_URI": url, "DEMO_TOKENS_FILE": str(tokens)})
     with app.app_context():
         db.drop_all()
         db.create_all()

@@ -48,6 +48,11 @@ def test_demo_loads_a_city_once(app, db_session, client):
     result = app.test_cli_runner().invoke(args=["demo"])
     assert result.exit_code == 0, result.output
     published = client.get("/api/v1/lists").json
+    with open(app.config["DEMO_TOKENS_FILE"], encoding="utf-8") as handle:
+        tokens = dict(line.split() for line in handle)
+    assert set(tokens) == {"supervisor", "inspector", "inspector2", "lab"}
+    supervisor = {"Authorization": f"Bearer {tokens['supervisor']}"}
+    assert client.get("/api/v1/plans/1/draw/verify", headers=supervisor).json["verified"] is True
     assert published and published[0]["red"] and published[0]["black"]  # a finished past quarter
     enterprises = db_session.scalars(select(Enterprise)).all()
     assert len(enterprises) >= 200
