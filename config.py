@@ -51,6 +51,10 @@ class Config:
     # Default pass-rate targets by plan level (every category group).
     DEFAULT_TARGETS = {"municipal": 0.94, "national": 0.90, "provincial": 0.95}
 
+    # Published lists are read far more than written: each process keeps rendered answers this
+    # long. A write in the process clears its copy at once; other workers follow within the TTL.
+    LISTS_CACHE_SECONDS = float(os.environ.get("LISTS_CACHE_SECONDS", 5))
+
     IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", 500_000))
 
 
@@ -64,6 +68,7 @@ class TestingConfig(Config):
     """The test suite; the database comes from TEST_DATABASE_URL or a temporary SQLite file."""
 
     TESTING = True
+    LISTS_CACHE_SECONDS = 0  # tests share one process across many databases
     SECRET_KEY = "test-only"
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL")
 

@@ -3,7 +3,7 @@
 import csv
 import io
 
-from flask import Response
+from flask import Response, current_app
 from flask.views import MethodView
 from marshmallow import Schema, fields, pre_dump, validate
 
@@ -84,7 +84,10 @@ class PublicationItem(MethodView):
     @blp.alt_response(404, response="DEFAULT_ERROR", description="Not published (yet)")
     def get(self, query, period):
         """One period's red and black lists (public); ``q`` searches name or credit code."""
-        return lists.publication_view(lists.publication_or_404(period), query.get("q"))
+        body = lists.published_cache.get_or_make(("json", period, query.get("q")), lambda: current_app.json.dumps(
+            PublicationSchema().dump(lists.publication_view(lists.publication_or_404(period), query.get("q")))
+        ))
+        return current_app.response_class(body, mimetype="application/json")
 
 
 @blp.route("/<period>.csv")

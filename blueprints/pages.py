@@ -44,12 +44,15 @@ def list_period_page(period):
     """One period's red and black tables, searchable by name or credit code."""
     if not PERIOD_RE.match(period):
         abort(404)
-    publication = lists.get_publication(period)
-    if publication is None:
-        abort(404)
     q = request.args.get("q", "").strip()[:100]
-    view = lists.publication_view(publication, q or None, standing_only=True)
-    return render_template(
-        "lists_period.html", view=view, q=q, list_names=LIST_NAMES,
-        severity_labels=SEVERITY_LABELS, verdict_labels=VERDICT_LABELS,
-    )
+
+    def render():
+        publication = lists.get_publication(period)
+        if publication is None:
+            abort(404)
+        return render_template(
+            "lists_period.html", view=lists.publication_view(publication, q or None, standing_only=True), q=q,
+            list_names=LIST_NAMES, severity_labels=SEVERITY_LABELS, verdict_labels=VERDICT_LABELS,
+        )
+
+    return lists.published_cache.get_or_make(("page", period, q), render)

@@ -1,9 +1,12 @@
 """Red/black lists (红黑榜): publish a period exactly once, remove early, lapse entries."""
 
 import logging
+import threading
+import time
 from collections import defaultdict
 from datetime import date
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -28,6 +31,42 @@ from services.credit import (
 )
 
 log = logging.getLogger(__name__)
+
+
+class PublishedCache:
+    """Rendered answers about published lists, kept ``LISTS_CACHE_SECONDS`` per process.
+
+    Publication, removal and lapse clear it (``clear``) in the process that writes."""
+
+    MAX_ENTRIES = 512  # ``q`` is free text: bound what a crawler can make us keep
+
+    def __init__(self):
+        self._entries: dict = {}
+        self._lock = threading.Lock()
+
+    def get_or_make(self, key, make):
+        """The cached value for ``key``, or ``make()`` (cached when the TTL is positive)."""
+        ttl = current_app.config.get("LISTS_CACHE_SECONDS", 0)
+        if ttl <= 0:
+            return make()
+        now = time.monotonic()
+        hit = self._entries.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        value = make()
+        with self._lock:
+            if len(self._entries) >= self.MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[key] = (now + ttl, value)
+        return value
+
+    def clear(self) -> None:
+        """Forget everything (called after every write to the lists)."""
+        with self._lock:
+            self._entries.clear()
+
+
+published_cache = PublishedCache()
 
 ROW_FIELDS = (
     "credit_code", "enterprise_name", "region", "category_code", "product_name", "batch_no",
@@ -76,6 +115,7 @@ def publish_lists(period: str, actor: str) -> tuple[Publication, bool]:
         })
         refresh_grades(sorted({e.enterprise_id for e in entries}))
         db.session.commit()
+        published_cache.clear()
     except IntegrityError:
         db.session.rollback()
         existing = get_publication(period)
@@ -196,6 +236,7 @@ def remove_entry(entry_id: int, reason: str, actor: str) -> ListEntry:
                  before={"removed_at": None}, after={"removed_at": entry.removed_at, "reason": reason})
     refresh_grades([entry.enterprise_id])
     db.session.commit()
+    published_cache.clear()
     return entry
 
 
@@ -217,6 +258,7 @@ def lapse_entries(on: date | None = None) -> list[int]:
             lapsed.append(entry.id)
     refresh_grades(sorted({e.enterprise_id for e in open_entries if e.id in lapsed}))
     db.session.commit()
+    published_cache.clear()
     return lapsed
 
 

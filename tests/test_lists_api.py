@@ -4,7 +4,7 @@ import csv
 import io
 import json
 import threading
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from conftest import POSTGRES
@@ -225,3 +225,27 @@ def test_concurrent_publish_requests_make_one_publication(app, auth, city, monke
     db.session.remove()
     assert db.session.scalar(select(func.count()).select_from(Publication)) == 1
     assert db.session.scalar(select(func.count()).select_from(ListEntry)) == 4
+
+
+def test_published_lists_are_cached_and_a_removal_shows_at_once(app, client, auth, city, monkeypatch):
+    monkeypatch.setitem(app.config, "LISTS_CACHE_SECONDS", 60)
+    lists.published_cache.clear()
+    publish(client, auth)
+    first = client.get(f"/api/v1/lists/{LAST_QUARTER}").get_json()
+    page = client.get(f"/lists/{LAST_QUARTER}").get_data(as_text=True)
+    name = city["不合格"].name
+    assert name in page and name in {r["enterprise_name"] for r in first["black"]}
+    # A change made behind the app (another process) is not seen while the cached answer lives...
+    db.session.execute(ListEntry.__table__.update().values(lapsed_at=date(2026, 1, 1)))
+    db.session.commit()
+    assert client.get(f"/api/v1/lists/{LAST_QUARTER}").get_json() == first
+    # ...but a removal through this process clears the cache at once, for the API and the page.
+    entry = db.session.scalar(select(ListEntry).where(ListEntry.enterprise_id == city["不合格"].id))
+    removed = client.post(f"/api/v1/lists/entries/{entry.id}/removal", json={"reason": "整改到位"},
+                          headers=auth.headers("supervisor"))
+    assert removed.status_code == 200
+    fresh = client.get(f"/api/v1/lists/{LAST_QUARTER}").get_json()
+    assert {r["lapsed_at"] for r in first["black"]} == {None}
+    assert {r["lapsed_at"] for r in fresh["black"]} == {"2026-01-01"}
+    assert name not in client.get(f"/lists/{LAST_QUARTER}").get_data(as_text=True)
+    lists.published_cache.clear()
