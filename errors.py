@@ -3,7 +3,7 @@
 import logging
 from http import HTTPStatus
 
-from flask import request
+from flask import render_template, request
 from flask_smorest import Api
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
@@ -32,10 +32,25 @@ def flatten_errors(messages, prefix: str = "") -> dict:
     return {prefix or "_schema": [str(messages)]}
 
 
+PAGE_ERRORS = {
+    404: ("页面不存在", "您访问的页面不存在，或该期榜单、抽取结果尚未公开。"),
+    405: ("请求方式不允许", "该页面不支持此请求方式。"),
+}
+
+
+def is_page_request() -> bool:
+    """A public HTML page (not the API, the docs or the health check) was asked for."""
+    return not request.path.startswith(("/api/", "/healthz")) and request.path != "/api"
+
+
 class SpotCheckApi(Api):
-    """flask-smorest's Api with the project's error shape."""
+    """flask-smorest's Api with the project's error shape (and Chinese HTML for the pages)."""
 
     def handle_http_exception(self, error: HTTPException):
+        if is_page_request() and error.code in PAGE_ERRORS:
+            title, explanation = PAGE_ERRORS[error.code]
+            page = render_template("error.html", code=error.code, title=title, explanation=explanation)
+            return page, error.code
         data = getattr(error, "data", None) or {}
         errors = flatten_errors(data["messages"]) if "messages" in data else data.get("errors", {})
         message = data.get("message")

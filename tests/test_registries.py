@@ -157,3 +157,11 @@ def test_openapi_lists_registry_endpoints(client):
         assert path in spec["paths"], path
     assert "Enterprise" in spec["components"]["schemas"]
     assert client.get("/api/docs").status_code == 200
+
+
+def test_unknown_page_is_a_chinese_html_404_and_unknown_api_path_is_json(client):
+    page = client.get("/lists/2099Q9")
+    assert page.status_code == 404 and page.mimetype == "text/html"
+    assert "页面不存在" in page.get_data(as_text=True)
+    api = client.get("/api/v1/nothing-here")
+    assert api.status_code == 404 and api.json["code"] == 404 and set(api.json) == {"code", "status", "message", "errors"}
