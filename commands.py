@@ -55,20 +55,25 @@ def _bound_record(model, code, option):
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def import_enterprises(path):
     """Upsert enterprises from a CSV file, all or nothing."""
+    summary = run_csv_import(path, "Checking rows", registry.import_enterprises)
+    click.echo(f"created {summary['created']}, updated {summary['updated']}")
+
+
+def run_csv_import(path: str, label: str, importer) -> dict:
+    """Run an all-or-nothing CSV import with a progress bar; on bad rows list them and exit 1."""
     with open(path, "rb") as handle:
         text = registry.decode_upload(handle.read())
     total = max(sum(1 for _ in text) - 1, 0)
     text.seek(0)
     try:
-        with click.progressbar(length=total, label="Checking rows", file=sys.stderr) as bar:
-            summary = registry.import_enterprises(text, progress=bar.update)
+        with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+            return importer(text, progress=bar.update)
     except DomainError as error:
         db.session.rollback()
         click.echo(f"Error: {error.message}", err=True)
         for row, problems in list(error.errors.items())[:50]:
             click.echo(f"  row {row}: {'; '.join(problems)}", err=True)
         raise SystemExit(1) from None
-    click.echo(f"created {summary['created']}, updated {summary['updated']}")
 
 
 @click.command("demo")

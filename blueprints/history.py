@@ -1,6 +1,5 @@
 """Import of past spot-check results (历史抽查数据): HTTP and ``flask history import FILE``."""
 
-import sys
 
 import click
 from flask.cli import AppGroup
@@ -9,8 +8,7 @@ from marshmallow import Schema, fields
 
 from auth import SUPERVISOR, roles_required
 from blueprints.common import Blueprint
-from extensions import db
-from sampling.errors import DomainError
+from commands import run_csv_import
 from services import history
 from services.registry import decode_upload
 
@@ -43,20 +41,7 @@ history_cli = AppGroup("history", help="The city's past spot-check record.")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def import_history_file(path):
     """Import past results and refusals from a CSV file, all or nothing."""
-    with open(path, "rb") as handle:
-        text = decode_upload(handle.read())
-    total = max(sum(1 for _ in text) - 1, 0)
-    text.seek(0)
-    try:
-        with click.progressbar(length=total, label="Importing history",
-                               file=sys.stderr) as bar:
-            summary = history.import_history(text, progress=bar.update)
-    except DomainError as error:
-        db.session.rollback()
-        click.echo(f"Error: {error.message}", err=True)
-        for row, problems in list(error.errors.items())[:50]:
-            click.echo(f"  row {row}: {'; '.join(problems)}", err=True)
-        raise SystemExit(1) from None
+    summary = run_csv_import(path, "Importing history", history.import_history)
     click.echo(f"imported {summary['imported']}")
 
 
