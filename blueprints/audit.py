@@ -1,9 +1,7 @@
 """The audit trail: every write, hash-chained; list it and verify the chain."""
 
 from datetime import datetime, time
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields
 from sqlalchemy import select
@@ -12,6 +10,7 @@ from auth import SUPERVISOR, roles_required
 from blueprints.common import Blueprint, SelectPage
 from models.audit import AuditEvent
 from services.audit import verify_chain
+from services.credit import timezone
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="The audit trail")
 
@@ -27,7 +26,7 @@ class Since(fields.Field):
         if len(str(value)) == 10:  # a bare date
             parsed = datetime.combine(parsed.date(), time.min)
         if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=ZoneInfo(current_app.config.get("TIMEZONE", "UTC")))
+            parsed = parsed.replace(tzinfo=timezone())
         return parsed
 
 

@@ -6,8 +6,9 @@ from marshmallow import fields, validate
 from sqlalchemy import func, select
 
 from extensions import db
+from sampling.credit import PERIOD_RE
 
-PERIOD_PATTERN = r"^\d{4}Q[1-4]$"
+PERIOD_PATTERN = PERIOD_RE.pattern  # YYYYQn, the one definition in sampling/credit.py
 MAX_ROWS = 2**63 - 1  # the largest row count or offset a 64-bit database integer holds
 
 

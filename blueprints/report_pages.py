@@ -4,18 +4,17 @@ The charts are SVG drawn on the server (no script, no CDN): the pass rate per pe
 confidence band and the target line. Every name goes through Jinja's autoescaping.
 """
 
-import re
 from dataclasses import dataclass, field
 
 from flask import Blueprint, render_template, request
 
 from models.plans import LEVELS
 from sampling import stats
+from sampling.credit import PERIOD_RE
 from services import reports
 
 blp = Blueprint("report_pages", __name__)
 
-PERIOD_RE = re.compile(r"^\d{4}Q[1-4]$")
 STATUS_LABELS = {
     stats.STATUS_MET: "达标",
     stats.STATUS_BELOW: "未达标",

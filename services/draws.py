@@ -23,9 +23,8 @@ from models.samples import Sample, sample_team
 from sampling import draw as algorithm
 from sampling.errors import NotFound, RuleViolation
 from services.audit import record_event
-from services.credit import local_date
+from services.credit import local_date, today
 from services.registry import category_map
-from services.samples import today
 
 PLAN_FIELDS = (
     "name", "level", "kind", "period", "regions", "sample_size", "sampling_ratio", "grade_ratios",

@@ -8,7 +8,6 @@ move is allowed, event times, deadlines, verdicts) live in ``sampling.lifecycle`
 import hashlib
 import json
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import func, or_, select
@@ -25,6 +24,7 @@ from models.samples import IdempotencyRecord, Result, ResultItem, Sample, Sample
 from sampling import lifecycle as lc
 from sampling.errors import Forbidden, InvalidInput, NotFound, RuleViolation
 from services.audit import record_event
+from services.credit import timezone, today
 
 # Statuses in which a sample can have a deadline still open.
 OPEN_STATUSES = (lc.TESTING, lc.NOTIFIED, lc.OBJECTION, lc.FINAL, lc.RECTIFYING)
@@ -40,13 +40,8 @@ def deadline_rules() -> lc.DeadlineRules:
         objection_days=cfg.get("OBJECTION_DAYS", lc.OBJECTION_DAYS),
         rectification_days=cfg.get("RECTIFICATION_DAYS", lc.RECTIFICATION_DAYS),
         recheck_days=cfg.get("RECHECK_DAYS", lc.RECHECK_DAYS),
-        tz=ZoneInfo(cfg.get("TIMEZONE", "UTC")),
+        tz=timezone(),
     )
-
-
-def today() -> date:
-    """Today in the regulator's calendar."""
-    return deadline_rules().local_date(utcnow())
 
 
 # Reading.
