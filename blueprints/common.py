@@ -2,7 +2,7 @@
 
 import flask_smorest
 from flask_smorest import Page, abort
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
 from sqlalchemy import func, select
 
 from extensions import db
@@ -22,6 +22,16 @@ class Blueprint(flask_smorest.Blueprint):
     def _make_pagination_metadata(page, page_size, item_count):
         metadata = flask_smorest.Blueprint._make_pagination_metadata(page, page_size, item_count)
         return {"total": item_count, "page": page, "page_size": page_size, **metadata}
+
+
+class PlainText(fields.String):
+    """A string without NUL characters (no database stores them in text)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if "\x00" in text:
+            raise ValidationError("must not contain NUL characters")
+        return text
 
 
 def period_field(**kwargs) -> fields.String:

@@ -14,8 +14,7 @@ from flask_smorest import abort
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from auth import SUPERVISOR, current_principal, roles_required
-from blueprints.common import Blueprint, SelectPage, period_field
-from blueprints.samples import PlainText
+from blueprints.common import Blueprint, PlainText, SelectPage, period_field
 from models.plans import KINDS, LEVELS
 from sampling.draw import GRADES
 from sampling.errors import DomainError

@@ -5,10 +5,10 @@ from flask import current_app, request
 from flask.cli import AppGroup
 from flask.views import MethodView
 from flask_smorest import abort
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 
 from auth import STAFF, SUPERVISOR, current_principal, roles_required
-from blueprints.common import Blueprint, SelectPage
+from blueprints.common import Blueprint, PlainText, SelectPage
 from models.samples import STAGES, VERDICTS
 from sampling import lifecycle as lc
 from services import samples
@@ -24,16 +24,6 @@ IDEMPOTENCY_DOC = {"parameters": [{
     "description": "A repeat with the same key and body returns the first answer; "
                    "the same key with another body is a 409.",
 }]}
-
-
-class PlainText(fields.String):
-    """A string without NUL characters (no database stores them in text)."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        if "\x00" in text:
-            raise ValidationError("must not contain NUL characters")
-        return text
 
 
 class Text(PlainText):
