@@ -188,13 +188,8 @@ def import_enterprises(lines: Iterable[str], progress=None) -> dict:
 def _store_enterprises(rows: list[dict]) -> dict:
     """Write validated rows in one transaction: new ones in bulk, existing ones updated."""
     session = db.session
-    existing: dict[str, int] = {}
     codes = [r["credit_code"] for r in rows]
-    for start in range(0, len(codes), 5000):
-        chunk = codes[start:start + 5000]
-        existing.update(session.execute(
-            select(Enterprise.credit_code, Enterprise.id).where(Enterprise.credit_code.in_(chunk))
-        ).all())
+    existing = _ids_by_code(codes)
     new = [r for r in rows if r["credit_code"] not in existing]
     updated = [r for r in rows if r["credit_code"] in existing]
     if new:
@@ -205,11 +200,7 @@ def _store_enterprises(rows: list[dict]) -> dict:
         defaults = {"credit_grade": grade, "created_at": now, "updated_at": now}
         _insert_many(Enterprise.__table__, [{**defaults, **{k: r[k] for k in ("credit_code", *ENTERPRISE_FIELDS)}}
                                             for r in new])
-        for start in range(0, len(new), 5000):
-            chunk = [r["credit_code"] for r in new[start:start + 5000]]
-            existing.update(session.execute(
-                select(Enterprise.credit_code, Enterprise.id).where(Enterprise.credit_code.in_(chunk))
-            ).all())
+        existing.update(_ids_by_code([r["credit_code"] for r in new]))
         links = [
             {"enterprise_id": existing[r["credit_code"]], "category_id": c} for r in new for c in r["category_ids"]
         ]
@@ -223,6 +214,16 @@ def _store_enterprises(rows: list[dict]) -> dict:
     record_event("import", "enterprise", "csv", after={**summary, "credit_codes_sample": codes[:20]})
     session.commit()
     return summary
+
+
+def _ids_by_code(codes: list[str], chunk: int = 5000) -> dict[str, int]:
+    """Enterprise ids of the registered codes among ``codes``, looked up in chunks."""
+    found: dict[str, int] = {}
+    for start in range(0, len(codes), chunk):
+        found.update(db.session.execute(
+            select(Enterprise.credit_code, Enterprise.id).where(Enterprise.credit_code.in_(codes[start:start + chunk]))
+        ).all())
+    return found
 
 
 def _insert_many(table, rows: list[dict]) -> None:
