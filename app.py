@@ -95,7 +95,7 @@ def register_blueprints(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     """CLI groups: users, enterprises, demo, and each blueprint's own ``cli``."""
-    from commands import COMMANDS
+    from cli import COMMANDS
 
     for command in COMMANDS:
         app.cli.add_command(command)

@@ -10,7 +10,7 @@ from auth import SUPERVISOR, roles_required
 from blueprints.common import Blueprint, SelectPage
 from models.audit import AuditEvent
 from services.audit import verify_chain
-from services.credit import timezone
+from services.calendar import timezone
 
 blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="The audit trail")
 

@@ -8,7 +8,7 @@ from marshmallow import Schema, fields
 
 from auth import SUPERVISOR, roles_required
 from blueprints.common import Blueprint
-from commands import run_csv_import
+from cli.imports import run_csv_import
 from services import history
 from services.registry import decode_upload
 

@@ -56,7 +56,7 @@ def catch_up(app: Flask) -> dict:
 
 def build_scheduler(app: Flask, scheduler_class=BlockingScheduler):
     """A scheduler with every job on its cron, in the configured time zone."""
-    tz = app.config.get("TIMEZONE", "Asia/Shanghai")
+    tz = app.config["TIMEZONE"]
     scheduler = scheduler_class(timezone=tz, job_defaults=JOB_DEFAULTS)
     for job_id, function, cron in job_table():
         scheduler.add_job(run_job, CronTrigger(timezone=tz, **cron), args=[app, job_id, function],

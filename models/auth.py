@@ -7,8 +7,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime, enum_check, utcnow
 from models.registry import Inspector, Lab
-
-ROLES = ("supervisor", "inspector", "lab")
+from sampling.enums import ROLES
 
 
 class User(Base):

@@ -20,9 +20,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime, enum_check, utcnow
 from models.registry import Category
-
-LEVELS = ("national", "provincial", "municipal")
-KINDS = ("routine", "special", "risk")
+from sampling.enums import PLAN_KINDS as KINDS
+from sampling.enums import PLAN_LEVELS as LEVELS
 
 plan_categories = Table(
     "plan_categories",

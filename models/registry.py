@@ -7,11 +7,8 @@ from sqlalchemy import Boolean, CheckConstraint, Column, ForeignKey, Integer, St
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime, enum_check, utcnow
-
-CATEGORY_GROUPS = ("industrial", "consumer", "food", "agri", "building", "chemical", "other")
-SCALES = ("large", "medium", "small", "micro")
-ENTERPRISE_STATUSES = ("active", "closed", "suspended")
-CREDIT_GRADES = ("A", "B", "C", "D")
+from sampling.enums import CATEGORY_GROUPS, ENTERPRISE_STATUSES, SCALES
+from sampling.enums import GRADES as CREDIT_GRADES
 
 enterprise_categories = Table(
     "enterprise_categories",

@@ -20,15 +20,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from models.base import Base, UTCDateTime, enum_check, utcnow
 from models.plans import KINDS, LEVELS
 from models.registry import Category, Enterprise, Inspector, Lab
-
-SAMPLE_STATUSES = (
-    "planned", "sampled", "refused", "testing", "tested", "notified", "objection", "final",
-    "rectifying", "rechecked",
-)
-STAGES = ("production", "distribution", "online")
-VERDICTS = ("pass", "fail")
-SOURCES = ("draw", "import")
-RESULT_KINDS = ("initial", "retest", "correction")
+from sampling.enums import RESULT_KINDS, STAGES, VERDICTS
+from sampling.enums import SAMPLE_SOURCES as SOURCES
+from sampling.lifecycle import STATES as SAMPLE_STATUSES
 
 sample_team = Table(
     "sample_team",

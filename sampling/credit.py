@@ -19,7 +19,6 @@ from sampling.errors import InvalidInput
 PASS, FAIL, REFUSED = "pass", "fail", "refused"
 RED, BLACK = "red", "black"
 GENERAL, SERIOUS = "general", "serious"
-GRADES = ("A", "B", "C", "D")
 
 REASON_REFUSAL = "拒绝抽样 (refused to be sampled)"
 REASON_FAILED_ITEMS = "不合格项目 (failed items): {}"

@@ -49,6 +49,7 @@ from itertools import chain
 from operator import itemgetter, truediv
 from typing import NamedTuple
 
+from sampling.enums import DEFAULT_GRADE, GRADES
 from sampling.errors import InvalidInput, RuleViolation
 
 _credit_code = itemgetter(0)
@@ -57,8 +58,6 @@ _last_team = itemgetter(4)
 
 ALGORITHM = "sha256-exp-tickets/1"
 EXPORT_FORMAT = "shuangsuiji-draw/1"
-GRADES = ("A", "B", "C", "D")
-DEFAULT_GRADE = "B"
 RISK_WEIGHTS = {"A": 0.5, "B": 1.0, "C": 2.0, "D": 4.0}
 DEFAULT_TEAM_SIZE = 2
 DEFAULT_EXCLUSION_DAYS = 180

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
+from sampling.enums import VERDICTS
 from sampling.errors import InvalidInput, RuleViolation
 
 # States.
@@ -33,9 +34,7 @@ STATES = (
     PLANNED, SAMPLED, REFUSED, TESTING, TESTED, NOTIFIED, OBJECTION, FINAL, RECTIFYING, RECHECKED,
 )
 
-PASS = "pass"
-FAIL = "fail"
-VERDICTS = (PASS, FAIL)
+PASS, FAIL = VERDICTS
 
 # Default deadlines in days (Product Quality Law art. 15-17; spot-check measures 2019).
 # The app passes its configured values in through ``DeadlineRules``.

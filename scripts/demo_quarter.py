@@ -15,9 +15,7 @@ import csv
 import io
 import random
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from sqlalchemy import select
 
 from extensions import db
@@ -27,6 +25,7 @@ from models.registry import Category, Enterprise
 from models.samples import Sample
 from sampling import credit
 from services import draws, history, lists, samples
+from services.calendar import timezone
 
 HISTORY_HEADER = history.HISTORY_HEADER
 ITEMS = {  # a few test items per product family: (name, requirement, passing value, failing value, critical)
@@ -39,7 +38,7 @@ ITEMS = {  # a few test items per product family: (name, requirement, passing va
 def load_past_quarter(seed: int = 2026, sample_size: int = 30, period: str | None = None) -> dict:
     """Run a whole past quarter with the real services and publish its lists; a summary."""
     rng = random.Random(seed)
-    tz = ZoneInfo(current_app.config.get("TIMEZONE", credit.DEFAULT_TIMEZONE))
+    tz = timezone()
     period = period or credit.quarter_just_ended(timezone=str(tz))
     start = datetime.combine(credit.period_start(period), time(9, 0), tzinfo=tz)
     _import_old_record(rng, start)

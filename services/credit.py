@@ -2,8 +2,7 @@
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from flask import current_app
 from sqlalchemy import func, or_, select
@@ -16,6 +15,7 @@ from models.samples import Result, ResultItem, Sample
 from sampling import credit
 from sampling.credit import CreditRules, Entry, Outcome, Record
 from services.audit import record_event
+from services.calendar import local_date, today
 
 REFUSED_STATUS = "refused"
 
@@ -23,21 +23,6 @@ REFUSED_STATUS = "refused"
 def credit_rules() -> CreditRules:
     """The list and grade thresholds from the settings."""
     return CreditRules.from_config(current_app.config)
-
-
-def timezone() -> ZoneInfo:
-    """The regulator's time zone."""
-    return ZoneInfo(current_app.config.get("TIMEZONE", credit.DEFAULT_TIMEZONE))
-
-
-def today() -> date:
-    """Today in the regulator's calendar."""
-    return credit.local_today(timezone=current_app.config.get("TIMEZONE", credit.DEFAULT_TIMEZONE))
-
-
-def local_date(at: datetime | None) -> date | None:
-    """The calendar date of a timestamp in the regulator's time zone."""
-    return at.astimezone(timezone()).date() if at else None
 
 
 def counted_samples():

@@ -23,7 +23,7 @@ from models.samples import Sample, sample_team
 from sampling import draw as algorithm
 from sampling.errors import NotFound, RuleViolation
 from services.audit import record_event
-from services.credit import local_date, today
+from services.calendar import local_date, today
 from services.registry import category_map
 
 PLAN_FIELDS = (

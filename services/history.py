@@ -19,7 +19,8 @@ from models.samples import STAGES, Result, ResultItem, Sample
 from sampling import credit
 from sampling.errors import InvalidInput
 from services.audit import record_event
-from services.credit import refresh_grades, timezone, today
+from services.calendar import timezone, today
+from services.credit import refresh_grades
 
 HISTORY_HEADER = (
     "credit_code", "category_code", "period", "level", "kind", "stage", "sampled_on", "verdict",

@@ -18,6 +18,7 @@ from models.samples import Result, Sample
 from sampling import credit
 from sampling.errors import NotFound, RuleViolation
 from services.audit import record_event
+from services.calendar import today
 from services.credit import (
     counted_samples,
     credit_rules,
@@ -27,7 +28,6 @@ from services.credit import (
     outcome_of,
     refresh_grades,
     standing_result,
-    today,
 )
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from models.samples import IdempotencyRecord, Result, ResultItem, Sample, Sample
 from sampling import lifecycle as lc
 from sampling.errors import Forbidden, InvalidInput, NotFound, RuleViolation
 from services.audit import record_event
-from services.credit import timezone, today
+from services.calendar import timezone, today
 
 # Statuses in which a sample can have a deadline still open.
 OPEN_STATUSES = (lc.TESTING, lc.NOTIFIED, lc.OBJECTION, lc.FINAL, lc.RECTIFYING)

@@ -17,6 +17,16 @@ from sampling.credit_code import make_code
 POSTGRES = bool(os.environ.get("TEST_DATABASE_URL"))
 
 
+def pytest_collection_modifyitems(config, items):
+    """``@pytest.mark.postgres`` tests skip by themselves on SQLite."""
+    if POSTGRES:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (TEST_DATABASE_URL)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def app(tmp_path_factory):
     """One app per test session; tables created once and emptied after every test."""

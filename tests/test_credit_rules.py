@@ -20,6 +20,7 @@ from sampling.credit import (
     Outcome,
     Record,
 )
+from sampling.enums import GRADES
 from sampling.errors import InvalidInput
 
 RULES = CreditRules()
@@ -332,7 +333,7 @@ def records(draw):
 
 @given(records())
 def test_grade_is_always_one_of_four(record):
-    assert credit.credit_grade(record, TODAY, RULES) in credit.GRADES
+    assert credit.credit_grade(record, TODAY, RULES) in GRADES
 
 
 @given(records(), st.sampled_from(["2025Q4", "2026Q1", "2026Q2", "2026Q3"]))

@@ -1,0 +1,7 @@
+"""The command line (``flask --app wsgi ...``): each group calls the same services as the views."""
+
+from cli.demo import demo
+from cli.enterprises import enterprises_cli
+from cli.users import users_cli
+
+COMMANDS = (users_cli, enterprises_cli, demo)

@@ -1,0 +1,17 @@
+"""``enterprises``: the enterprise registry from the command line."""
+
+import click
+from flask.cli import AppGroup
+
+from cli.imports import run_csv_import
+from services import registry
+
+enterprises_cli = AppGroup("enterprises", help="The enterprise registry.")
+
+
+@enterprises_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def import_enterprises(path):
+    """Upsert enterprises from a CSV file, all or nothing."""
+    summary = run_csv_import(path, "Checking rows", registry.import_enterprises)
+    click.echo(f"created {summary['created']}, updated {summary['updated']}")
