@@ -2,12 +2,10 @@
 
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
-from sqlalchemy.orm import aliased
 
-from auth import STAFF, SUPERVISOR, roles_required
-from blueprints.common import Blueprint, SelectPage, get_or_404
-from models.registry import CATEGORY_GROUPS, Category
+from auth import STAFF, SUPERVISOR, actor_name, roles_required
+from blueprints.common import Blueprint, SelectPage
+from sampling.enums import CATEGORY_GROUPS
 from services import registry
 
 blp = Blueprint("categories", __name__, url_prefix="/api/v1/categories", description="Product categories")
@@ -38,22 +36,14 @@ class Categories(MethodView):
     @blp.paginate(SelectPage)
     def get(self, query):
         """List categories, filtered by group, parent or the key-supervised flag."""
-        stmt = select(Category).order_by(Category.code)
-        if "group" in query:
-            stmt = stmt.where(Category.group == query["group"])
-        if "key_supervised" in query:
-            stmt = stmt.where(Category.key_supervised == query["key_supervised"])
-        if "parent_code" in query:
-            parent = aliased(Category)
-            stmt = stmt.join(parent, Category.parent_id == parent.id).where(parent.code == query["parent_code"])
-        return stmt
+        return registry.list_categories(query)
 
     @roles_required(*SUPERVISOR)
     @blp.arguments(CategorySchema)
     @blp.response(201, CategorySchema)
     def post(self, data):
         """Add a category."""
-        return registry.create_category(data)
+        return registry.create_category(data, actor=actor_name())
 
 
 @blp.route("/<code>")
@@ -62,4 +52,4 @@ class CategoryItem(MethodView):
     @blp.response(200, CategorySchema)
     def get(self, code):
         """One category by code."""
-        return get_or_404(Category, code=code)
+        return registry.get_category(code)

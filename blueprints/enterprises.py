@@ -2,12 +2,11 @@
 
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates
-from sqlalchemy import or_, select
 
-from auth import STAFF, SUPERVISOR, roles_required
-from blueprints.common import Blueprint, SelectPage, get_or_404
-from models.registry import CREDIT_GRADES, ENTERPRISE_STATUSES, SCALES, Category, Enterprise
+from auth import STAFF, SUPERVISOR, actor_name, roles_required
+from blueprints.common import Blueprint, SelectPage
 from sampling.credit_code import problem as credit_code_problem
+from sampling.enums import ENTERPRISE_STATUSES, GRADES, SCALES
 from services import registry
 
 blp = Blueprint("enterprises", __name__, url_prefix="/api/v1/enterprises", description="Enterprises")
@@ -30,7 +29,7 @@ class EnterpriseSchema(EnterpriseUpdateSchema):
     scale = fields.String(load_default="small", validate=validate.OneOf(SCALES))
     category_codes = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
     status = fields.String(load_default="active", validate=validate.OneOf(ENTERPRISE_STATUSES))
-    credit_grade = fields.String(dump_only=True, validate=validate.OneOf(CREDIT_GRADES))
+    credit_grade = fields.String(dump_only=True, validate=validate.OneOf(GRADES))
 
     @validates("credit_code")
     def check_credit_code(self, value, **_):
@@ -43,7 +42,7 @@ class EnterpriseQuerySchema(Schema):
     region = fields.String()
     category = fields.String(metadata={"description": "category code"})
     status = fields.String(validate=validate.OneOf(ENTERPRISE_STATUSES))
-    grade = fields.String(validate=validate.OneOf(CREDIT_GRADES))
+    grade = fields.String(validate=validate.OneOf(GRADES))
     q = fields.String(metadata={"description": "part of the name or credit code"})
 
 
@@ -64,25 +63,14 @@ class Enterprises(MethodView):
     @blp.paginate(SelectPage)
     def get(self, query):
         """List enterprises by region, category, status, grade or a search term."""
-        stmt = select(Enterprise).order_by(Enterprise.credit_code)
-        for field in ("region", "status"):
-            if field in query:
-                stmt = stmt.where(getattr(Enterprise, field) == query[field])
-        if "grade" in query:
-            stmt = stmt.where(Enterprise.credit_grade == query["grade"])
-        if "category" in query:
-            stmt = stmt.where(Enterprise.categories.any(Category.code == query["category"]))
-        if query.get("q"):
-            term = f"%{query['q']}%"
-            stmt = stmt.where(or_(Enterprise.name.like(term), Enterprise.credit_code.like(term)))
-        return stmt
+        return registry.list_enterprises(query)
 
     @roles_required(*SUPERVISOR)
     @blp.arguments(EnterpriseSchema)
     @blp.response(201, EnterpriseSchema)
     def post(self, data):
         """Register an enterprise; its credit code's check character is verified."""
-        return registry.create_enterprise(data)
+        return registry.create_enterprise(data, actor=actor_name())
 
 
 @blp.route("/<credit_code>")
@@ -91,14 +79,14 @@ class EnterpriseItem(MethodView):
     @blp.response(200, EnterpriseSchema)
     def get(self, credit_code):
         """One enterprise, with its current credit grade."""
-        return get_or_404(Enterprise, credit_code=credit_code)
+        return registry.get_enterprise(credit_code)
 
     @roles_required(*SUPERVISOR)
     @blp.arguments(EnterpriseUpdateSchema)
     @blp.response(200, EnterpriseSchema)
     def patch(self, data, credit_code):
         """Change any writable field."""
-        return registry.update_enterprise(get_or_404(Enterprise, credit_code=credit_code), data)
+        return registry.update_enterprise(credit_code, data, actor=actor_name())
 
 
 @blp.route("/import")
@@ -108,4 +96,4 @@ class EnterpriseImport(MethodView):
     @blp.response(200, ImportResultSchema)
     def post(self, files):
         """Upsert enterprises from a CSV file, all or nothing; errors are keyed by row number."""
-        return registry.import_enterprises(registry.decode_upload(files["file"].read()))
+        return registry.import_enterprises(registry.decode_upload(files["file"].read()), actor=actor_name())

@@ -2,11 +2,9 @@
 
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
 
-from auth import STAFF, SUPERVISOR, roles_required
-from blueprints.common import Blueprint, SelectPage, get_or_404
-from models.registry import Inspector
+from auth import STAFF, SUPERVISOR, actor_name, roles_required
+from blueprints.common import Blueprint, SelectPage
 from services import registry
 
 blp = Blueprint("inspectors", __name__, url_prefix="/api/v1/inspectors", description="Inspectors")
@@ -34,17 +32,14 @@ class Inspectors(MethodView):
     @blp.paginate(SelectPage)
     def get(self, query):
         """List inspectors, by region or active flag."""
-        stmt = select(Inspector).order_by(Inspector.code)
-        for field, value in query.items():
-            stmt = stmt.where(getattr(Inspector, field) == value)
-        return stmt
+        return registry.list_inspectors(query)
 
     @roles_required(*SUPERVISOR)
     @blp.arguments(InspectorSchema)
     @blp.response(201, InspectorSchema)
     def post(self, data):
         """Register an inspector."""
-        return registry.create_inspector(data)
+        return registry.create_inspector(data, actor=actor_name())
 
 
 @blp.route("/<code>")
@@ -53,4 +48,4 @@ class InspectorItem(MethodView):
     @blp.response(200, InspectorSchema)
     def get(self, code):
         """One inspector by code."""
-        return get_or_404(Inspector, code=code)
+        return registry.get_inspector(code)

@@ -2,11 +2,9 @@
 
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
 
-from auth import STAFF, SUPERVISOR, roles_required
-from blueprints.common import Blueprint, SelectPage, get_or_404
-from models.registry import Category, Lab
+from auth import STAFF, SUPERVISOR, actor_name, roles_required
+from blueprints.common import Blueprint, SelectPage
 from services import registry
 
 blp = Blueprint("labs", __name__, url_prefix="/api/v1/labs", description="Accredited labs")
@@ -36,17 +34,14 @@ class Labs(MethodView):
     @blp.paginate(SelectPage)
     def get(self, query):
         """List labs, optionally those accredited for a category."""
-        stmt = select(Lab).order_by(Lab.code)
-        if "category" in query:
-            stmt = stmt.where(Lab.categories.any(Category.code == query["category"]))
-        return stmt
+        return registry.list_labs(query)
 
     @roles_required(*SUPERVISOR)
     @blp.arguments(LabSchema)
     @blp.response(201, LabSchema)
     def post(self, data):
         """Register a lab."""
-        return registry.create_lab(data)
+        return registry.create_lab(data, actor=actor_name())
 
 
 @blp.route("/<code>")
@@ -55,4 +50,4 @@ class LabItem(MethodView):
     @blp.response(200, LabSchema)
     def get(self, code):
         """One lab by code."""
-        return get_or_404(Lab, code=code)
+        return registry.get_lab(code)

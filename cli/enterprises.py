@@ -1,5 +1,7 @@
 """``enterprises``: the enterprise registry from the command line."""
 
+from functools import partial
+
 import click
 from flask.cli import AppGroup
 
@@ -13,5 +15,5 @@ enterprises_cli = AppGroup("enterprises", help="The enterprise registry.")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def import_enterprises(path):
     """Upsert enterprises from a CSV file, all or nothing."""
-    summary = run_csv_import(path, "Checking rows", registry.import_enterprises)
+    summary = run_csv_import(path, "Checking rows", partial(registry.import_enterprises, actor="cli"))
     click.echo(f"created {summary['created']}, updated {summary['updated']}")

@@ -1,24 +1,22 @@
-"""Registry writes: categories, enterprises (single and CSV import), inspectors, labs."""
+"""Registry reads and writes: categories, enterprises (single and CSV import), inspectors, labs.
+
+The views parse and shape; every query and every transaction of the registries is here. Each
+write takes the ``actor`` the audit trail names and records its event in its own transaction.
+"""
 
 import csv
 import io
 from collections.abc import Iterable, Iterator
 
-from sqlalchemy import insert, select
+from sqlalchemy import Select, insert, or_, select
+from sqlalchemy.orm import aliased
 
 from extensions import db
 from models.base import utcnow
-from models.registry import (
-    ENTERPRISE_STATUSES,
-    SCALES,
-    Category,
-    Enterprise,
-    Inspector,
-    Lab,
-    enterprise_categories,
-)
+from models.registry import Category, Enterprise, Inspector, Lab, enterprise_categories
 from sampling.credit_code import problem as credit_code_problem
-from sampling.errors import InvalidInput, RuleViolation
+from sampling.enums import ENTERPRISE_STATUSES, SCALES
+from sampling.errors import InvalidInput, NotFound, RuleViolation
 from services.audit import record_event
 
 IMPORT_HEADER = ("credit_code", "name", "region", "address", "scale", "category_codes", "status")
@@ -35,12 +33,41 @@ def category_map(codes: Iterable[str], field: str = "category_codes") -> dict[st
     return found
 
 
+def _one(model, **criteria):
+    """The one row matching ``criteria``; a 404 naming what was looked for."""
+    row = db.session.scalar(select(model).filter_by(**criteria))
+    if row is None:
+        described = ", ".join(f"{k}={v}" for k, v in criteria.items())
+        raise NotFound(f"{model.__name__} not found: {described} (未找到)")
+    return row
+
+
 def _ensure_unique(model, field: str, value: str) -> None:
     if db.session.scalar(select(model.id).where(getattr(model, field) == value)) is not None:
         raise RuleViolation(f"{model.__name__} {value} already exists (已存在)", {field: ["already exists"]})
 
 
-def create_category(data: dict) -> Category:
+# --- categories --------------------------------------------------------------------------
+
+def list_categories(filters: dict) -> Select:
+    """Categories by code, filtered by ``group``, ``parent_code`` or ``key_supervised`` (a query to page)."""
+    stmt = select(Category).order_by(Category.code)
+    if "group" in filters:
+        stmt = stmt.where(Category.group == filters["group"])
+    if "key_supervised" in filters:
+        stmt = stmt.where(Category.key_supervised == filters["key_supervised"])
+    if "parent_code" in filters:
+        parent = aliased(Category)
+        stmt = stmt.join(parent, Category.parent_id == parent.id).where(parent.code == filters["parent_code"])
+    return stmt
+
+
+def get_category(code: str) -> Category:
+    """One category by code (404 if unknown)."""
+    return _one(Category, code=code)
+
+
+def create_category(data: dict, actor: str) -> Category:
     """Add a category to the catalogue tree."""
     _ensure_unique(Category, "code", data["code"])
     parent_code = data.pop("parent_code", None)
@@ -49,12 +76,13 @@ def create_category(data: dict) -> Category:
         category.parent = category_map([parent_code], "parent_code")[parent_code]
     db.session.add(category)
     db.session.flush()
-    record_event("create", "category", category.code, after=category_snapshot(category))
+    record_event("create", "category", category.code, after=category_snapshot(category), actor=actor)
     db.session.commit()
     return category
 
 
 def category_snapshot(category: Category) -> dict:
+    """What the audit trail records of a category."""
     return {
         "code": category.code, "name": category.name, "parent_code": category.parent_code,
         "group": category.group, "key_supervised": category.key_supervised,
@@ -62,7 +90,10 @@ def category_snapshot(category: Category) -> dict:
     }
 
 
+# --- enterprises -------------------------------------------------------------------------
+
 def enterprise_snapshot(enterprise: Enterprise) -> dict:
+    """What the audit trail records of an enterprise."""
     return {
         "credit_code": enterprise.credit_code, "name": enterprise.name, "region": enterprise.region,
         "address": enterprise.address, "scale": enterprise.scale, "status": enterprise.status,
@@ -70,50 +101,110 @@ def enterprise_snapshot(enterprise: Enterprise) -> dict:
     }
 
 
-def create_enterprise(data: dict) -> Enterprise:
+def list_enterprises(filters: dict) -> Select:
+    """Enterprises by credit code, filtered by region, status, grade, category or a search term."""
+    stmt = select(Enterprise).order_by(Enterprise.credit_code)
+    for field in ("region", "status"):
+        if field in filters:
+            stmt = stmt.where(getattr(Enterprise, field) == filters[field])
+    if "grade" in filters:
+        stmt = stmt.where(Enterprise.credit_grade == filters["grade"])
+    if "category" in filters:
+        stmt = stmt.where(Enterprise.categories.any(Category.code == filters["category"]))
+    if filters.get("q"):
+        term = f"%{filters['q']}%"
+        stmt = stmt.where(or_(Enterprise.name.like(term), Enterprise.credit_code.like(term)))
+    return stmt
+
+
+def get_enterprise(credit_code: str) -> Enterprise:
+    """One enterprise by credit code (404 if unknown)."""
+    return _one(Enterprise, credit_code=credit_code)
+
+
+def create_enterprise(data: dict, actor: str) -> Enterprise:
     """Register an enterprise with its categories."""
     _ensure_unique(Enterprise, "credit_code", data["credit_code"])
     categories = category_map(data.pop("category_codes"))
     enterprise = Enterprise(**data, categories=list(categories.values()))
     db.session.add(enterprise)
     db.session.flush()
-    record_event("create", "enterprise", enterprise.credit_code, after=enterprise_snapshot(enterprise))
+    record_event("create", "enterprise", enterprise.credit_code, after=enterprise_snapshot(enterprise), actor=actor)
     db.session.commit()
     return enterprise
 
 
-def update_enterprise(enterprise: Enterprise, data: dict) -> Enterprise:
-    """Change an enterprise's writable fields (its credit code is its identity)."""
+def update_enterprise(credit_code: str, data: dict, actor: str) -> Enterprise:
+    """Change an enterprise's writable fields (its credit code is its identity).
+
+    A change that changes nothing (``{}``, or every value as it is) writes nothing and no event.
+    """
+    enterprise = get_enterprise(credit_code)
     before = enterprise_snapshot(enterprise)
     if "category_codes" in data:
-        enterprise.categories = list(category_map(data.pop("category_codes")).values())
+        categories = list(category_map(data.pop("category_codes")).values())
+        if {c.id for c in categories} != {c.id for c in enterprise.categories}:
+            enterprise.categories = categories
     for field, value in data.items():
-        setattr(enterprise, field, value)
+        if getattr(enterprise, field) != value:
+            setattr(enterprise, field, value)
+    if not db.session.is_modified(enterprise):
+        return enterprise
     db.session.flush()
-    record_event("update", "enterprise", enterprise.credit_code, before=before, after=enterprise_snapshot(enterprise))
+    record_event("update", "enterprise", enterprise.credit_code, before=before,
+                 after=enterprise_snapshot(enterprise), actor=actor)
     db.session.commit()
     return enterprise
 
 
-def create_inspector(data: dict) -> Inspector:
+# --- inspectors and labs -----------------------------------------------------------------
+
+def list_inspectors(filters: dict) -> Select:
+    """Inspectors by code, filtered by ``region`` or ``active``."""
+    stmt = select(Inspector).order_by(Inspector.code)
+    for field in ("region", "active"):
+        if field in filters:
+            stmt = stmt.where(getattr(Inspector, field) == filters[field])
+    return stmt
+
+
+def get_inspector(code: str) -> Inspector:
+    """One inspector by code (404 if unknown)."""
+    return _one(Inspector, code=code)
+
+
+def create_inspector(data: dict, actor: str) -> Inspector:
     """Register an inspector."""
     _ensure_unique(Inspector, "code", data["code"])
     inspector = Inspector(**data)
     db.session.add(inspector)
     db.session.flush()
-    record_event("create", "inspector", inspector.code, after=data)
+    record_event("create", "inspector", inspector.code, after=data, actor=actor)
     db.session.commit()
     return inspector
 
 
-def create_lab(data: dict) -> Lab:
+def list_labs(filters: dict) -> Select:
+    """Labs by code, optionally those accredited for the ``category`` code."""
+    stmt = select(Lab).order_by(Lab.code)
+    if "category" in filters:
+        stmt = stmt.where(Lab.categories.any(Category.code == filters["category"]))
+    return stmt
+
+
+def get_lab(code: str) -> Lab:
+    """One lab by code (404 if unknown)."""
+    return _one(Lab, code=code)
+
+
+def create_lab(data: dict, actor: str) -> Lab:
     """Register an accredited lab with the categories it may test."""
     _ensure_unique(Lab, "code", data["code"])
     categories = category_map(data.pop("category_codes"))
     lab = Lab(**data, categories=list(categories.values()))
     db.session.add(lab)
     db.session.flush()
-    record_event("create", "lab", lab.code, after={**data, "category_codes": lab.category_codes})
+    record_event("create", "lab", lab.code, after={**data, "category_codes": lab.category_codes}, actor=actor)
     db.session.commit()
     return lab
 
@@ -162,7 +253,7 @@ def check_enterprise_row(row: dict, categories: dict[str, int]) -> tuple[dict, l
     return cleaned, problems
 
 
-def import_enterprises(lines: Iterable[str], progress=None) -> dict:
+def import_enterprises(lines: Iterable[str], actor: str, progress=None) -> dict:
     """Upsert enterprises from CSV lines, all or nothing; 422 with errors keyed by row number.
 
     ``progress(n)`` is called as rows are read (the CLI shows a bar with it).
@@ -182,10 +273,10 @@ def import_enterprises(lines: Iterable[str], progress=None) -> dict:
             progress(1)
     if errors:
         raise InvalidInput(f"{len(errors)} row(s) have errors; nothing was imported (导入失败，未写入任何数据)", errors)
-    return _store_enterprises(list(rows.values()))
+    return _store_enterprises(list(rows.values()), actor)
 
 
-def _store_enterprises(rows: list[dict]) -> dict:
+def _store_enterprises(rows: list[dict], actor: str) -> dict:
     """Write validated rows in one transaction: new ones in bulk, existing ones updated."""
     session = db.session
     codes = [r["credit_code"] for r in rows]
@@ -211,7 +302,7 @@ def _store_enterprises(rows: list[dict]) -> dict:
             setattr(enterprise, field, r[field])
         enterprise.categories = [session.get(Category, c) for c in r["category_ids"]]
     summary = {"created": len(new), "updated": len(updated)}
-    record_event("import", "enterprise", "csv", after={**summary, "credit_codes_sample": codes[:20]})
+    record_event("import", "enterprise", "csv", after={**summary, "credit_codes_sample": codes[:20]}, actor=actor)
     session.commit()
     return summary
 

@@ -111,7 +111,7 @@ def make_drawable_plan(sample_size: int) -> int:
     from services import draws, registry
 
     seed_categories()
-    registry.import_enterprises(registry.decode_upload(make_csv(3 * sample_size, seed=5)))
+    registry.import_enterprises(registry.decode_upload(make_csv(3 * sample_size, seed=5)), actor="test")
     # 199 inspectors, not 200: when 2 x 3000 seats fill every load cap exactly, the draw may dead-end.
     db.session.add_all(Inspector(code=f"I{n:03d}", name=f"检查员{n}", region=REGIONS[n % len(REGIONS)])
                        for n in range(199))

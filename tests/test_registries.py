@@ -165,3 +165,43 @@ def test_unknown_page_is_a_chinese_html_404_and_unknown_api_path_is_json(client)
     assert "页面不存在" in page.get_data(as_text=True)
     api = client.get("/api/v1/nothing-here")
     assert api.status_code == 404 and set(api.json) == {"code", "status", "message", "errors"}
+
+
+def test_unknown_codes_are_404_in_the_error_shape(client, auth):
+    sup = auth.headers("supervisor")
+    for path in ("/api/v1/categories/NOPE", f"/api/v1/enterprises/{make_code('91441900MA4W99999')}",
+                 "/api/v1/inspectors/NOPE", "/api/v1/labs/NOPE"):
+        resp = client.get(path, headers=sup)
+        assert resp.status_code == 404, path
+        assert set(resp.json) == {"code", "status", "message", "errors"} and resp.json["code"] == 404
+    resp = client.patch(f"/api/v1/enterprises/{make_code('91441900MA4W99999')}", json={"name": "x"}, headers=sup)
+    assert resp.status_code == 404
+
+
+def _audit_count(client):
+    session = client.application.extensions["sqlalchemy"].session
+    return session.scalar(select(func.count()).select_from(AuditEvent))
+
+
+def test_a_patch_that_changes_nothing_writes_no_audit_event(client, auth, factory):
+    cat = factory.category(code="DQ-01")
+    other = factory.category(code="FZ-01")
+    enterprise = factory.enterprise([cat], region="虎门镇", name="东莞市不变有限公司")
+    sup = auth.headers("supervisor")
+    path = f"/api/v1/enterprises/{enterprise.credit_code}"
+    events = _audit_count(client)
+    empty = client.patch(path, json={}, headers=sup)
+    assert empty.status_code == 200 and empty.json["name"] == "东莞市不变有限公司"
+    same = client.patch(path, json={"name": "东莞市不变有限公司", "region": "虎门镇", "category_codes": ["DQ-01"]},
+                        headers=sup)
+    assert same.status_code == 200
+    assert _audit_count(client) == events
+    changed = client.patch(path, json={"name": "东莞市改名有限公司", "category_codes": ["DQ-01", other.code]},
+                           headers=sup)
+    assert changed.status_code == 200 and changed.json["category_codes"] == ["DQ-01", "FZ-01"]
+    assert _audit_count(client) == events + 1
+    session = client.application.extensions["sqlalchemy"].session
+    event = session.scalars(select(AuditEvent).order_by(AuditEvent.id.desc())).first()
+    assert (event.action, event.entity_id) == ("update", enterprise.credit_code)
+    assert event.actor == "supervisor:supervisor-user"
+    assert event.before["name"] == "东莞市不变有限公司" and event.after["name"] == "东莞市改名有限公司"

@@ -200,7 +200,7 @@ def test_an_unexpected_error_is_a_500_in_the_error_shape_without_a_trace(client,
     logged = []
     monkeypatch.setattr(errors.log, "exception", lambda *args, **kwargs: logged.append(args))
 
-    def explode(_data):
+    def explode(*_args, **_kwargs):
         raise RuntimeError("secret internals: password=hunter2")
 
     monkeypatch.setattr(registry, "create_category", explode)
