@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 from flask import Blueprint, render_template, request
 
-from models.plans import LEVELS
 from sampling import stats
 from sampling.credit import PERIOD_RE
+from sampling.enums import PLAN_LEVELS
 from services import reports
 
 blp = Blueprint("report_pages", __name__)
@@ -47,23 +47,19 @@ class TrendChart:
 @blp.get("/reports")
 def reports_page():
     """Pass rates of one period per category, and each category's trend against its target."""
-    periods = reports.periods_with_data()
     period = request.args.get("period", "")
-    if not PERIOD_RE.match(period):
-        period = periods[-1] if periods else None
-    level = request.args.get("level") if request.args.get("level") in LEVELS else None
-    level_filter = {"level": [level]} if level else {}
-    overview = reports.pass_rate_table(["category"], {**level_filter, "period": [period]} if period else level_filter)
-    trend = reports.pass_rate_trend(["category"], level_filter)
+    level = request.args.get("level") if request.args.get("level") in PLAN_LEVELS else None
+    page = reports.pass_rate_page(period if PERIOD_RE.match(period) else None, level)
+    trend = page["trend"]
     axis = quarters_between([row["period"] for rows in trend.values() for row in rows])[-MAX_QUARTERS:]
     sections = [_section(key, rows, axis) for key, rows in sorted(trend.items(), key=lambda item: item[0])]
     return render_template(
         "reports.html",
-        period=period,
-        periods=periods,
+        period=page["period"],
+        periods=page["periods"],
         level=level,
         levels=LEVEL_LABELS,
-        overview=overview if period else None,
+        overview=page["overview"],
         sections=sections,
         status_labels=STATUS_LABELS,
     )

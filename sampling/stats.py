@@ -11,8 +11,9 @@ The rules are those of DESIGN.md "Pass rates":
   target" against "it is below", ``binomtest(passed, n, target, alternative="less")``;
 - the status is ``met`` when the interval lies at or above the target, ``below`` when it lies
   wholly below, ``inconclusive`` when it straddles, ``no data`` when nothing was tested;
-- targets come from a table by plan level and category group (defaults below, each cell
-  overridable); a row mixing cells takes their average weighted by tested samples.
+- targets come from a table by plan level and category group (the defaults per level are a
+  setting, ``DEFAULT_TARGETS`` in config.py, passed in; each cell overridable); a row
+  mixing cells takes their average weighted by tested samples.
 
 The closed forms are vectorised so that a report of thousands of rows costs milliseconds.
 """
@@ -27,12 +28,8 @@ import numpy as np
 from scipy.special import ndtri
 from scipy.stats import beta, binom
 
+from sampling.enums import PLAN_LEVELS
 from sampling.errors import InvalidInput
-
-LEVELS = ("national", "provincial", "municipal")
-# Seed documents: Dongguan's municipal target for industrial products (94%); Suzhou's
-# targets for national-level (90%) and provincial-level (95%) checks. Same for every group.
-DEFAULT_LEVEL_TARGETS: dict[str, float] = {"national": 0.90, "provincial": 0.95, "municipal": 0.94}
 
 METHODS = ("wilson", "exact")
 DEFAULT_METHOD = "wilson"
@@ -234,23 +231,23 @@ def _float_or_none(value) -> float | None:
 # --- targets --------------------------------------------------------------------------------
 
 
-def default_target(level: str, defaults: Mapping[str, float] | None = None) -> float:
+def default_target(level: str, defaults: Mapping[str, float]) -> float:
     """The default target of a plan level (the same for every category group).
 
-    ``defaults`` is the level → rate table from the settings; the seed documents' figures
-    (``DEFAULT_LEVEL_TARGETS``) when not given.
+    ``defaults`` is the level → rate table from the settings (``DEFAULT_TARGETS``).
     """
     try:
-        return float((defaults or DEFAULT_LEVEL_TARGETS)[level])
+        return float(defaults[level])
     except KeyError:
-        raise InvalidInput(f"unknown level {level!r}", {"level": [f"must be one of {', '.join(LEVELS)}"]}) from None
+        message = f"must be one of {', '.join(PLAN_LEVELS)}"
+        raise InvalidInput(f"unknown level {level!r}", {"level": [message]}) from None
 
 
 def target_for(
     level: str,
     group: str,
-    overrides: Mapping[tuple[str, str], float] | None = None,
-    defaults: Mapping[str, float] | None = None,
+    overrides: Mapping[tuple[str, str], float] | None,
+    defaults: Mapping[str, float],
 ) -> float:
     """The target of one cell: an override for ``(level, group)`` if there is one, else the default."""
     if overrides and (level, group) in overrides:
@@ -260,13 +257,13 @@ def target_for(
 
 def target_table(
     groups: Iterable[str],
-    overrides: Mapping[tuple[str, str], float] | None = None,
-    defaults: Mapping[str, float] | None = None,
+    overrides: Mapping[tuple[str, str], float] | None,
+    defaults: Mapping[str, float],
 ) -> list[dict]:
     """Every level × group cell with its rate and whether it is the default."""
     overrides = overrides or {}
     cells = []
-    for level in LEVELS:
+    for level in PLAN_LEVELS:
         for group in sorted(set(groups) | {g for (lv, g) in overrides if lv == level}):
             cells.append(
                 {

@@ -13,17 +13,17 @@ writes CSV and XLSX.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from flask import current_app
 from sqlalchemy import BigInteger, case, cast, func, select
 
 from extensions import db
-from models.plans import KINDS, LEVELS
-from models.registry import CATEGORY_GROUPS, SCALES, Category, Enterprise
+from models.registry import Category, Enterprise
 from models.reports import TargetRate
-from models.samples import STAGES, Sample
+from models.samples import Sample
 from sampling import stats
+from sampling.enums import CATEGORY_GROUPS, PLAN_KINDS, PLAN_LEVELS, SCALES, STAGES
 from sampling.errors import InvalidInput
 from services.audit import record_event
 
@@ -52,7 +52,8 @@ INNER_FILTERS = ("period", "period_from", "period_to", "level", "kind", "region"
 OUTER_FILTERS = ("category", "group")
 FILTER_KEYS = ("period", "level", "kind", "category", "group", "region", "stage", "scale")
 # Allowed values of the filters that have a closed set (the others are free text).
-FILTER_CHOICES = {"level": LEVELS, "kind": KINDS, "group": CATEGORY_GROUPS, "stage": STAGES, "scale": SCALES}
+FILTER_CHOICES = {"level": PLAN_LEVELS, "kind": PLAN_KINDS, "group": CATEGORY_GROUPS, "stage": STAGES, "scale": SCALES}
+FORMATS = ("json", "csv", "xlsx")
 COUNT_FIELDS = ("tested", "passed", "failed", "refused")
 STAT_FIELDS = ("pass_rate", "ci_low", "ci_high", "target", "status", "p_value")
 TOTAL_LABEL = "total"
@@ -79,8 +80,8 @@ class PassRateReport:
 
 
 def default_targets() -> dict[str, float]:
-    """Level -> default target, from the settings (the seed documents' figures otherwise)."""
-    return current_app.config.get("DEFAULT_TARGETS", stats.DEFAULT_LEVEL_TARGETS)
+    """Level -> default target, from the settings (``DEFAULT_TARGETS``)."""
+    return current_app.config["DEFAULT_TARGETS"]
 
 
 def target_overrides() -> dict[tuple[str, str], float]:
@@ -93,24 +94,24 @@ def target_cells() -> list[dict]:
     return stats.target_table(CATEGORY_GROUPS, target_overrides(), default_targets())
 
 
-def set_targets(cells: list[dict]) -> list[dict]:
+def set_targets(cells: list[dict], actor: str) -> list[dict]:
     """Set (``rate``) or reset to the default (``rate`` None) some cells; commits; returns the table."""
     for cell in cells:
-        _set_target(cell["level"], cell["group"], cell.get("rate"))
+        _set_target(cell["level"], cell["group"], cell.get("rate"), actor)
     db.session.commit()
     return target_cells()
 
 
-def set_target(level: str, group: str, rate: float | None) -> dict:
+def set_target(level: str, group: str, rate: float | None, actor: str) -> dict:
     """Set or reset one cell of the target table; commits; returns the cell."""
-    _set_target(level, group, rate)
+    _set_target(level, group, rate, actor)
     db.session.commit()
     return next(c for c in target_cells() if c["level"] == level and c["group"] == group)
 
 
-def _set_target(level: str, group: str, rate: float | None) -> None:
-    if level not in LEVELS:
-        raise InvalidInput(f"unknown level {level!r}", {"level": [f"must be one of {', '.join(LEVELS)}"]})
+def _set_target(level: str, group: str, rate: float | None, actor: str) -> None:
+    if level not in PLAN_LEVELS:
+        raise InvalidInput(f"unknown level {level!r}", {"level": [f"must be one of {', '.join(PLAN_LEVELS)}"]})
     if group not in CATEGORY_GROUPS:
         raise InvalidInput(f"unknown group {group!r}", {"group": [f"must be one of {', '.join(CATEGORY_GROUPS)}"]})
     row = db.session.scalar(select(TargetRate).where(TargetRate.level == level, TargetRate.group == group))
@@ -128,7 +129,8 @@ def _set_target(level: str, group: str, rate: float | None) -> None:
         else:
             row.rate = rate
     after = {"level": level, "group": group, "rate": rate}
-    record_event("reset" if rate is None else "update", "target_rate", f"{level}/{group}", before, after)
+    record_event("reset" if rate is None else "update", "target_rate", f"{level}/{group}", before, after,
+                 actor=actor)
 
 
 # --- the report -----------------------------------------------------------------------------
@@ -293,7 +295,7 @@ def _target_lookup() -> dict:
     overrides, defaults = target_overrides(), default_targets()
     return {
         (level, group): stats.target_for(level, group, overrides, defaults)
-        for level in LEVELS
+        for level in PLAN_LEVELS
         for group in CATEGORY_GROUPS
     }
 
@@ -356,6 +358,34 @@ def report_frame(report: PassRateReport):
         columns = ["row", *columns]
         total["row"] = TOTAL_LABEL
     return pd.DataFrame([*report.rows, total], columns=columns)
+
+
+def report_dict(report: PassRateReport) -> dict:
+    """The report as plain data (for JSON)."""
+    return asdict(report)
+
+
+def report_file(report: PassRateReport, fmt: str) -> bytes:
+    """The report as a ``csv`` or ``xlsx`` file."""
+    return report_csv(report) if fmt == "csv" else report_xlsx(report)
+
+
+def pass_rate_download(by, filters: dict, method: str, confidence: float, fmt: str) -> bytes:
+    """The pass-rate report as a ``csv`` or ``xlsx`` file."""
+    return report_file(pass_rate_table(by, filters, method, confidence), fmt)
+
+
+def pass_rate_page(period: str | None, level: str | None) -> dict:
+    """What the public page shows: the periods with data, one period's rows by category, the trend.
+
+    ``period`` None: the latest period with data.
+    """
+    periods = periods_with_data()
+    period = period or (periods[-1] if periods else None)
+    level_filter = {"level": [level]} if level else {}
+    overview = pass_rate_table(["category"], {**level_filter, "period": [period]}) if period else None
+    return {"periods": periods, "period": period, "overview": overview,
+            "trend": pass_rate_trend(["category"], level_filter)}
 
 
 def report_csv(report: PassRateReport) -> bytes:

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from scipy.stats import binom, binomtest
 from statsmodels.stats.proportion import proportion_confint
 
+from config import Config
 from sampling import stats
 from sampling.errors import InvalidInput
 
@@ -115,7 +116,7 @@ def test_empty_row_has_no_rate_and_no_division_error():
 
 def test_national_figures_give_twelve_point_three_percent_failure():
     batches, failed = 28_265, 3_476
-    row = stats.estimate_rate(batches - failed, batches, stats.default_target("national"))
+    row = stats.estimate_rate(batches - failed, batches, stats.default_target("national", Config.DEFAULT_TARGETS))
     assert round(1 - row.pass_rate, 3) == 0.123
     assert round(row.pass_rate, 3) == 0.877
     # 87.7% with n = 28,265 is clearly under the 90% national-level target.
@@ -126,18 +127,19 @@ def test_national_figures_give_twelve_point_three_percent_failure():
 
 
 def test_default_targets_and_overrides():
-    assert stats.target_for("municipal", "industrial") == 0.94
-    assert stats.target_for("national", "food") == 0.90
-    assert stats.target_for("provincial", "consumer") == 0.95
+    defaults = Config.DEFAULT_TARGETS  # the seed documents' figures, set in config.py
+    assert stats.target_for("municipal", "industrial", {}, defaults) == 0.94
+    assert stats.target_for("national", "food", {}, defaults) == 0.90
+    assert stats.target_for("provincial", "consumer", {}, defaults) == 0.95
     overrides = {("municipal", "food"): 0.97}
-    assert stats.target_for("municipal", "food", overrides) == 0.97
-    assert stats.target_for("municipal", "industrial", overrides) == 0.94
-    table = stats.target_table(["industrial", "food"], overrides)
+    assert stats.target_for("municipal", "food", overrides, defaults) == 0.97
+    assert stats.target_for("municipal", "industrial", overrides, defaults) == 0.94
+    table = stats.target_table(["industrial", "food"], overrides, defaults)
     cell = next(c for c in table if c["level"] == "municipal" and c["group"] == "food")
     assert cell == {"level": "municipal", "group": "food", "rate": 0.97, "default": False}
     assert len(table) == 6
     with pytest.raises(InvalidInput):
-        stats.default_target("county")
+        stats.default_target("county", defaults)
 
 
 def test_weighted_target_for_mixed_rows():

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sampling.credit_code import make_code
+from sampling.enums import STAGES
 
 GOAL = 2.0
 SMALL_ARGV = ["--size", "20000", "--repeat", "2"]
@@ -37,8 +38,7 @@ REGIONS = [
 GROUPS = ["industrial", "consumer", "food", "building"]
 CATEGORIES = 40
 PERIODS = [f"{y}Q{q}" for y in (2025, 2026) for q in (1, 2, 3, 4)]
-LEVELS = ["municipal"] * 6 + ["provincial"] * 2 + ["national"]
-STAGES = ["production", "distribution", "online"]
+LEVEL_MIX = ["municipal"] * 6 + ["provincial"] * 2 + ["national"]  # municipal checks are most
 BARE_SQL = (
     "SELECT s.category_id, e.region, count(*) FROM samples s JOIN enterprises e ON e.id = s.enterprise_id"
     " GROUP BY s.category_id, e.region"
@@ -78,7 +78,7 @@ def sample_rows(size: int, enterprises: list[tuple[int, list[int]]], seed: int =
             verdict = "fail" if rng.random() < 0.09 else "pass"
         yield (
             number, f"B{number:09d}", enterprise_id, rng.choice(category_ids), rng.choice(PERIODS),
-            rng.choice(LEVELS), "routine", "import", status, verdict, False, at, stage, final_at,
+            rng.choice(LEVEL_MIX), "routine", "import", status, verdict, False, at, stage, final_at,
         )
 
 
