@@ -35,7 +35,15 @@ def flatten_errors(messages, prefix: str = "") -> dict:
 PAGE_ERRORS = {
     404: ("页面不存在", "您访问的页面不存在，或该期榜单、抽取结果尚未公开。"),
     405: ("请求方式不允许", "该页面不支持此请求方式。"),
+    500: ("系统内部错误", "系统出现内部错误，已记录，请稍后再试。"),
+    503: ("服务暂时不可用", "数据库暂时无法访问，请稍后再试。已公布的信息不会丢失。"),
 }
+
+
+def page_error(code: int):
+    """The Chinese HTML page of an error, for a public page's request."""
+    title, explanation = PAGE_ERRORS[code]
+    return render_template("error.html", code=code, title=title, explanation=explanation), code
 
 
 def is_page_request() -> bool:
@@ -48,9 +56,7 @@ class SpotCheckApi(Api):
 
     def handle_http_exception(self, error: HTTPException):
         if is_page_request() and error.code in PAGE_ERRORS:
-            title, explanation = PAGE_ERRORS[error.code]
-            page = render_template("error.html", code=error.code, title=title, explanation=explanation)
-            return page, error.code
+            return page_error(error.code)
         data = getattr(error, "data", None) or {}
         errors = flatten_errors(data["messages"]) if "messages" in data else data.get("errors", {})
         message = data.get("message")
@@ -67,6 +73,8 @@ def register_error_handlers(app) -> None:
     @app.errorhandler(DomainError)
     def domain_error(error: DomainError):
         db.session.rollback()
+        if is_page_request() and error.status in PAGE_ERRORS:
+            return page_error(error.status)
         return error_body(error.status, error.message, error.errors), error.status
 
     @app.errorhandler(IntegrityError)
@@ -90,10 +98,14 @@ def register_error_handlers(app) -> None:
     def database_unavailable(error: OperationalError):
         db.session.rollback()
         log.error("database error: %s", error.orig)
+        if is_page_request():
+            return page_error(503)
         return error_body(503, "Database unavailable, try again shortly (数据库暂不可用)"), 503
 
     @app.errorhandler(Exception)
     def internal_error(error: Exception):
         db.session.rollback()
         log.exception("unhandled error")
+        if is_page_request():
+            return page_error(500)
         return error_body(500, "Internal error; it has been logged (系统内部错误)"), 500

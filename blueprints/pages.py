@@ -8,9 +8,8 @@ from sqlalchemy import select
 
 from extensions import db
 from models.lists import Publication
-from models.plans import Draw, Plan
 from sampling.credit import PERIOD_RE
-from services import draws, lists
+from services import lists, public
 
 blp = Blueprint("pages", __name__)
 
@@ -19,17 +18,10 @@ SEVERITY_LABELS = {"general": "一般失信", "serious": "严重失信"}
 VERDICT_LABELS = {"pass": "合格", "fail": "不合格", "refused": "拒绝抽样"}
 
 
-def published_draws(limit: int = 50) -> list[Plan]:
-    """The latest plans whose draw is public (the draw service's rule)."""
-    stmt = select(Plan).join(Draw, Draw.plan_id == Plan.id).order_by(Plan.period.desc(), Plan.id.desc())
-    return [plan for plan in db.session.scalars(stmt.limit(limit * 4)) if draws.is_public(plan.draw)][:limit]
-
-
 @blp.get("/")
 def index():
-    """Home: the latest lists, every published period, the reports and the public draws."""
-    publications = db.session.scalars(select(Publication).order_by(Publication.period.desc())).all()
-    return render_template("index.html", publications=publications, draws=published_draws())
+    """Home: links to every public page, the latest plans, results, lists and public draws."""
+    return render_template("index.html", home=public.home())
 
 
 @blp.get("/lists")

@@ -29,3 +29,25 @@ VERDICTS = ("pass", "fail")
 # Where a sample's record comes from, and what kind of result a result is.
 SAMPLE_SOURCES = ("draw", "import")
 RESULT_KINDS = ("initial", "retest", "correction")
+
+# How the public pages name each of these words (Chinese only on pages; names, not codes).
+LABELS = {
+    "level": {"national": "国家级", "provincial": "省级", "municipal": "市级"},
+    "kind": {"routine": "日常监督抽查", "special": "专项监督抽查", "risk": "风险监测抽查"},
+    "stage": {"production": "生产领域", "distribution": "流通领域", "online": "电子商务",
+              "cross_border": "跨境电商"},
+    "verdict": {"pass": "合格", "fail": "不合格", "refused": "拒绝抽样"},
+    "grade": {"A": "A级（守信）", "B": "B级（基本守信）", "C": "C级（失信）", "D": "D级（严重失信）"},
+    "list": {"red": "红榜", "black": "黑榜"},
+    "severity": {"general": "一般失信", "serious": "严重失信"},
+    "scale": {"large": "大型", "medium": "中型", "small": "小型", "micro": "微型"},
+    "enterprise_status": {"active": "在营", "closed": "注销", "suspended": "停业"},
+    "enterprise_kind": {"producer": "生产企业", "seller": "销售者", "online_shop": "网店", "importer": "进口商"},
+    "group": {"industrial": "工业产品", "consumer": "日用消费品", "food": "食品相关产品", "agri": "农资产品",
+              "building": "建材产品", "chemical": "化工产品", "other": "其他"},
+    "risk_level": {1: "一般", 2: "较高", 3: "高"},
+    "entry_state": {"active": "有效", "lapsed": "已到期", "removed": "已提前移出（信用修复）"},
+    "follow_up": {"rectification": "责令整改", "recheck": "复查", "interview": "约谈", "stop_sale": "责令停止生产销售",
+                  "recall": "召回", "case": "立案查处", "referral": "移送"},
+    "follow_up_status": {"ordered": "已下达", "pass": "合格", "fail": "不合格", "open": "进行中", "done": "已完成"},
+}
