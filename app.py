@@ -15,6 +15,7 @@ BLUEPRINTS = (
     "health", "categories", "enterprises", "inspectors", "labs", "plans", "samples", "overdue",
     "reports", "lists", "credit", "history", "audit", "pages", "report_pages", "draw_page",
     "public", "public_pages", "feeds",
+    "partner",
 )
 
 

@@ -34,6 +34,12 @@ class Config:
     RECTIFICATION_DAYS = 60
     RECHECK_DAYS = 75
 
+    # Follow-up after a final failure (后处理), in days from the day it became final: an
+    # interview (约谈) for a serious failure or a refusal; a referral (移送) for a producer
+    # registered elsewhere.
+    INTERVIEW_DAYS = 30
+    REFERRAL_DAYS = 10
+
     # The draw.
     EXCLUSION_DAYS = 180
     RISK_WEIGHTS = {"A": 0.5, "B": 1.0, "C": 2.0, "D": 4.0}

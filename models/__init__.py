@@ -1,8 +1,10 @@
 """All models, imported here so the metadata (and Alembic) sees every table."""
 
+from models.actions import FollowUpAction
 from models.audit import AuditEvent
 from models.auth import User
 from models.base import Base
+from models.events import PartnerEvent
 from models.lists import JobRun, ListEntry, Publication
 from models.plans import Draw, Plan, Selection
 from models.registry import Category, Enterprise, Inspector, Lab
@@ -10,7 +12,7 @@ from models.reports import TargetRate
 from models.samples import IdempotencyRecord, Result, ResultItem, Sample, SampleEvent
 
 __all__ = [
-    "AuditEvent", "Base", "Category", "Draw", "Enterprise", "IdempotencyRecord", "Inspector", "JobRun",
-    "Lab", "ListEntry", "Plan", "Publication", "Result", "ResultItem", "Sample", "SampleEvent",
-    "Selection", "TargetRate", "User",
+    "AuditEvent", "Base", "Category", "Draw", "Enterprise", "FollowUpAction", "IdempotencyRecord",
+    "Inspector", "JobRun", "Lab", "ListEntry", "PartnerEvent", "Plan", "Publication", "Result",
+    "ResultItem", "Sample", "SampleEvent", "Selection", "TargetRate", "User",
 ]

@@ -51,3 +51,12 @@ LABELS = {
                   "recall": "召回", "case": "立案查处", "referral": "移送"},
     "follow_up_status": {"ordered": "已下达", "pass": "合格", "fail": "不合格", "open": "进行中", "done": "已完成"},
 }
+
+# Follow-up after a final failure or refusal (后处理): the kinds of action, their states, and
+# why the rules called for one (a discretionary action has no basis).
+ACTION_KINDS = ("interview", "stop_sale", "recall", "case", "referral")
+ACTION_STATUSES = ("open", "done")
+ACTION_BASES = ("serious_failure", "recheck_failed", "refusal", "producer_elsewhere")
+
+# Credit events partners read (联合奖惩).
+EVENT_TYPES = ("grade_changed", "listed", "lapsed", "removed", "serious_failure", "follow_up")
