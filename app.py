@@ -14,8 +14,7 @@ from errors import register_error_handlers
 BLUEPRINTS = (
     "health", "categories", "enterprises", "inspectors", "labs", "plans", "samples", "overdue",
     "reports", "lists", "credit", "history", "audit", "pages", "report_pages", "draw_page",
-    "public", "public_pages", "feeds",
-    "partner",
+    "public", "public_pages", "feeds", "partner",
 )
 
 
