@@ -4,19 +4,18 @@ from flask.views import MethodView
 from flask_smorest import Page
 from marshmallow import Schema, fields, validate
 
-from auth import STAFF, current_principal, roles_required
+from auth import current_principal, roles_required
 from blueprints.common import Blueprint
-from services import samples
+from sampling.lifecycle import DEADLINE_NAMES
+from services import calendar, samples
 
 blp = Blueprint("overdue", __name__, url_prefix="/api/v1/reports",
                 description="Samples past a deadline")
 
-DEADLINES = ("result", "objection", "retest_result", "rectification", "recheck")
-
 
 class OverdueQuerySchema(Schema):
     as_of = fields.Date(metadata={"description": "the day to judge by (default: today)"})
-    deadline = fields.String(validate=validate.OneOf(DEADLINES))
+    deadline = fields.String(validate=validate.OneOf(DEADLINE_NAMES))
 
 
 class OverdueRowSchema(Schema):
@@ -27,18 +26,18 @@ class OverdueRowSchema(Schema):
     status = fields.String()
     lab = fields.String(allow_none=True)
     retest_lab = fields.String(allow_none=True)
-    deadline = fields.String(metadata={"description": "which deadline passed: " + ", ".join(DEADLINES)})
+    deadline = fields.String(metadata={"description": "which deadline passed: " + ", ".join(DEADLINE_NAMES)})
     due = fields.Date()
     days_overdue = fields.Integer()
 
 
 @blp.route("/overdue")
 class Overdue(MethodView):
-    @roles_required(*STAFF)
+    @roles_required(*samples.READER_ROLES)
     @blp.arguments(OverdueQuerySchema, location="query")
     @blp.response(200, OverdueRowSchema(many=True))
     @blp.paginate(Page)
     def get(self, query):
         """Samples the caller may see with a deadline passed, one row per passed deadline."""
-        rows = samples.overdue_rows(current_principal(), query.get("as_of"))
-        return [row for row in rows if query.get("deadline") in (None, row["deadline"])]
+        return samples.overdue_rows(current_principal(), query.get("as_of") or calendar.today(),
+                                    query.get("deadline"))

@@ -1,24 +1,20 @@
 """Samples (样品/抽样单): the life cycle from the sampling visit to the recheck."""
 
-import click
-from flask import current_app, request
-from flask.cli import AppGroup
+from flask import request
 from flask.views import MethodView
 from flask_smorest import abort
 from marshmallow import Schema, fields, validate
 
-from auth import STAFF, SUPERVISOR, current_principal, roles_required
+from auth import current_principal, roles_required
 from blueprints.common import Blueprint, PlainText, SelectPage
-from models.samples import STAGES, VERDICTS
 from sampling import lifecycle as lc
-from services import samples
+from sampling.enums import STAGES, VERDICTS
+from services import calendar, samples
 
 blp = Blueprint("samples", __name__, url_prefix="/api/v1/samples",
                 description="Samples and their life cycle")
 
 CONFLICT = "The sample's state does not allow this move, or a deadline has passed."
-LAB = ("lab",)
-INSPECTOR = ("inspector",)
 IDEMPOTENCY_DOC = {"parameters": [{
     "in": "header", "name": "Idempotency-Key", "required": False, "schema": {"type": "string"},
     "description": "A repeat with the same key and body returns the first answer; "
@@ -126,13 +122,21 @@ class CorrectionSchema(Schema):
                         metadata={"description": "the corrected items (all of them); omitted: unchanged"})
 
 
-# Answers.
+# Answers: a sample as the services give it (plain data, dates as ISO 8601 text).
 
-def _code_of(attribute: str):
-    def get(obj):
-        value = getattr(obj, attribute)
-        return value.code if value is not None else None
-    return fields.Function(get, metadata={"type": "string", "nullable": True})
+def _instant(description: str | None = None) -> fields.String:
+    """An instant as ISO 8601 text with its offset."""
+    metadata = {"format": "date-time"} | ({"description": description} if description else {})
+    return fields.String(allow_none=True, metadata=metadata)
+
+
+def _day() -> fields.String:
+    """A date as ``YYYY-MM-DD``."""
+    return fields.String(allow_none=True, metadata={"format": "date"})
+
+
+def _codes(**kwargs) -> fields.List:
+    return fields.List(fields.String(), **kwargs)
 
 
 class ItemOutSchema(Schema):
@@ -147,16 +151,15 @@ class ItemOutSchema(Schema):
 class ResultOutSchema(Schema):
     kind = fields.String(metadata={"description": "initial, retest or correction"})
     report_no = fields.String()
-    tested_at = fields.DateTime()
-    lab = _code_of("lab")
+    tested_at = _instant()
+    lab = fields.String(allow_none=True)
     lab_name = fields.String(allow_none=True)
     verdict = fields.String()
     critical_failed = fields.Boolean()
-    failed_items = fields.Function(lambda r: [i.name for i in r.items if i.verdict == lc.FAIL],
-                                   metadata={"type": "array", "items": {"type": "string"}})
+    failed_items = _codes()
     correction_reason = fields.String(allow_none=True)
     recorded_by = fields.String(allow_none=True)
-    recorded_at = fields.DateTime(attribute="created_at")
+    recorded_at = _instant()
     items = fields.List(fields.Nested(ItemOutSchema))
 
 
@@ -164,25 +167,25 @@ class EventOutSchema(Schema):
     action = fields.String()
     from_status = fields.String(allow_none=True)
     to_status = fields.String()
-    occurred_at = fields.DateTime()
-    recorded_at = fields.DateTime()
+    occurred_at = _instant()
+    recorded_at = _instant()
     actor = fields.String(allow_none=True)
     data = fields.Dict(allow_none=True)
 
 
 class DeadlineOutSchema(Schema):
     name = fields.String()
-    due = fields.Date()
-    met_at = fields.DateTime(allow_none=True)
+    due = _day()
+    met_at = _instant()
     overdue = fields.Boolean()
 
 
 class SampleSummarySchema(Schema):
-    sample_code = fields.String(attribute="code")
+    sample_code = fields.String()
     plan_id = fields.Integer(allow_none=True)
-    credit_code = fields.Function(lambda s: s.enterprise.credit_code, metadata={"type": "string"})
-    enterprise_name = fields.Function(lambda s: s.enterprise.name, metadata={"type": "string"})
-    category_code = fields.Function(lambda s: s.category.code, metadata={"type": "string"})
+    credit_code = fields.String()
+    enterprise_name = fields.String()
+    category_code = fields.String()
     period = fields.String()
     level = fields.String()
     kind = fields.String()
@@ -193,62 +196,53 @@ class SampleSummarySchema(Schema):
     stage = fields.String(allow_none=True)
     product_name = fields.String(allow_none=True)
     batch_no = fields.String(allow_none=True)
-    lab = _code_of("lab")
-    retest_lab = _code_of("retest_lab")
-    inspectors = fields.Function(lambda s: [i.code for i in s.team],
-                                 metadata={"type": "array", "items": {"type": "string"}})
-    drawn_at = fields.DateTime(allow_none=True)
-    last_event_at = fields.DateTime(allow_none=True)
-    final_at = fields.DateTime(allow_none=True)
+    lab = fields.String(allow_none=True)
+    retest_lab = fields.String(allow_none=True)
+    inspectors = _codes()
+    drawn_at = _instant()
+    last_event_at = _instant()
+    final_at = _instant("when the verdict became final (a refusal: when it was recorded)")
 
 
 class SampleSchema(SampleSummarySchema):
-    allowed_moves = fields.Function(lambda s: lc.allowed_moves(s.status, s.verdict),
-                                    metadata={"type": "array", "items": {"type": "string"}})
+    allowed_moves = _codes()
     brand = fields.String(allow_none=True)
     model = fields.String(allow_none=True)
-    production_date = fields.Date(allow_none=True)
+    production_date = _day()
     quantity = fields.String(allow_none=True)
     reserve_quantity = fields.String(allow_none=True)
-    visit_inspectors = fields.List(fields.String(), attribute="visit_inspector_codes", allow_none=True)
-    sampled_at = fields.DateTime(allow_none=True)
-    refused_at = fields.DateTime(allow_none=True)
+    visit_inspectors = _codes(allow_none=True)
+    sampled_at = _instant()
+    refused_at = _instant()
     refusal_reason = fields.String(allow_none=True)
-    received_at = fields.DateTime(allow_none=True)
-    tested_at = fields.DateTime(allow_none=True)
-    notified_at = fields.DateTime(allow_none=True)
-    objection_filed_at = fields.DateTime(allow_none=True)
+    received_at = _instant()
+    tested_at = _instant()
+    notified_at = _instant()
+    objection_filed_at = _instant()
     objection_reason = fields.String(allow_none=True)
-    rectification_due = fields.Date(allow_none=True)
+    rectification_due = _day()
     rectification_notes = fields.String(allow_none=True)
-    rectification_at = fields.DateTime(allow_none=True)
-    rechecked_at = fields.DateTime(allow_none=True)
+    rectification_at = _instant()
+    rechecked_at = _instant()
     recheck_verdict = fields.String(allow_none=True)
     recheck_report_no = fields.String(allow_none=True)
-    failed_items = fields.Function(
-        lambda s: [i.name for i in samples.result_of(s).items if i.verdict == lc.FAIL]
-        if samples.result_of(s) else [],
-        metadata={"type": "array", "items": {"type": "string"}},
-    )
-    result = fields.Function(
-        lambda s: ResultOutSchema().dump(samples.result_of(s)) if samples.result_of(s) else None,
-        metadata={"description": "the standing result (retest or correction supersede)",
-                  "type": "object", "nullable": True},
-    )
+    failed_items = _codes()
+    result = fields.Nested(ResultOutSchema, allow_none=True,
+                           metadata={"description": "the standing result (retest or correction supersede)"})
     results = fields.List(fields.Nested(ResultOutSchema),
                           metadata={"description": "every recorded result, oldest first"})
-    deadlines = fields.Function(lambda s: DeadlineOutSchema(many=True).dump(samples.deadlines_of(s)),
-                                metadata={"type": "array", "items": {"type": "object"}})
+    deadlines = fields.List(fields.Nested(DeadlineOutSchema))
     overdue = fields.List(fields.Dict(), allow_none=True,
                           metadata={"description": "deadlines flagged overdue by the job"})
-    history = fields.List(fields.Nested(EventOutSchema), attribute="events")
+    history = fields.List(fields.Nested(EventOutSchema))
 
 
-def _answer(outcome):
-    """A move's sample, or a stored first answer replayed for a repeated Idempotency-Key."""
-    if isinstance(outcome, dict):
-        return current_app.json.response(outcome)  # already serialized when first answered
-    return outcome
+class SamplePage(SelectPage):
+    """A page of samples as their list summaries."""
+
+    @property
+    def items(self):
+        return [samples.summary_record(sample) for sample in super().items]
 
 
 def _key() -> str | None:
@@ -264,10 +258,10 @@ def _key() -> str | None:
 
 @blp.route("")
 class Samples(MethodView):
-    @roles_required(*STAFF)
+    @roles_required(*samples.READER_ROLES)
     @blp.arguments(SampleQuerySchema, location="query")
     @blp.response(200, SampleSummarySchema(many=True))
-    @blp.paginate(SelectPage)
+    @blp.paginate(SamplePage)
     def get(self, query):
         """The samples the caller may see: all (supervisor), the team's (inspector), the lab's."""
         return samples.list_samples(current_principal(), query)
@@ -275,156 +269,63 @@ class Samples(MethodView):
 
 @blp.route("/<sample_code>")
 class SampleItem(MethodView):
-    @roles_required(*STAFF)
+    @roles_required(*samples.READER_ROLES)
     @blp.response(200, SampleSchema)
     def get(self, sample_code):
         """One sample with its status, verdict, result, deadlines and history."""
-        return samples.sample_for(sample_code, current_principal())
+        return samples.read_sample(sample_code, current_principal(), calendar.today())
 
 
-@blp.route("/<code>/sampling")
-class Sampling(MethodView):
-    @roles_required(*INSPECTOR)
-    @blp.arguments(SamplingSchema)
-    @blp.response(200, SampleSchema)
-    @blp.alt_response(409, response="DEFAULT_ERROR", description=CONFLICT)
-    def post(self, body, code):
-        """Record the sampling visit (planned → sampled); two or more team inspectors named."""
-        return samples.record_sampling(code, body, current_principal())
+# The moves: one view per arrow of the life-cycle table, each with its body and its doc.
+
+MOVE_BODIES = {
+    "sampling": (SamplingSchema, "Record the sampling visit (planned → sampled); two or more team inspectors named."),
+    "refusal": (RefusalSchema, "Record the enterprise's refusal (planned → refused) with reason and inspectors."),
+    "receipt": (ReceiptSchema, "The assigned lab received the sample (sampled → testing)."),
+    "result": (ResultSchema, "The assigned lab's item-level result (testing → tested); the verdict is derived."),
+    "notification": (NotificationSchema, "Notify the enterprise: a pass becomes final, a fail opens the "
+                                         "objection window."),
+    "objection": (ObjectionSchema, "Record an objection within the window (notified → objection); a retest "
+                                   "lab is drawn."),
+    "retest-result": (ResultSchema, "The retest lab's result (objection → final); its verdict is the final one."),
+    "finalize": (None, "Close a notified failing sample once its objection window has passed (→ final)."),
+    "rectification": (RectificationSchema, "Order a finally failed enterprise to rectify by a due date "
+                                           "(final → rectifying)."),
+    "recheck": (RecheckSchema, "Record the recheck (复查) after rectification (rectifying → rechecked)."),
+}
 
 
-@blp.route("/<code>/refusal")
-class Refusal(MethodView):
-    @roles_required(*INSPECTOR)
-    @blp.arguments(RefusalSchema)
-    @blp.response(200, SampleSchema)
-    @blp.alt_response(409, response="DEFAULT_ERROR", description=CONFLICT)
-    def post(self, body, code):
-        """Record the enterprise's refusal (planned → refused) with reason and inspectors."""
-        return samples.record_refusal(code, body, current_principal())
+def _move_view(action: str) -> type[MethodView]:
+    """The view of one move: parse its body, call ``samples.move``, answer the sample."""
+    schema, summary = MOVE_BODIES[action]
+    keyed = action in samples.KEYED_MOVES
+
+    def post(self, *parsed, code):
+        body = parsed[0] if parsed else {}
+        return samples.move(code, action, body, current_principal(), calendar.now(), _key() if keyed else None)
+
+    post.__doc__ = summary
+    if keyed:
+        post = blp.doc(**IDEMPOTENCY_DOC)(post)
+    post = blp.alt_response(409, response="DEFAULT_ERROR", description=CONFLICT)(post)
+    post = blp.response(200, SampleSchema)(post)
+    if schema is not None:
+        post = blp.arguments(schema)(post)
+    post = roles_required(*samples.MOVE_ROLES[action])(post)
+    name = "".join(part.title() for part in action.split("-")) + "Move"
+    return type(name, (MethodView,), {"post": post, "__doc__": summary})
 
 
-@blp.route("/<code>/receipt")
-class Receipt(MethodView):
-    @roles_required(*LAB)
-    @blp.arguments(ReceiptSchema)
-    @blp.response(200, SampleSchema)
-    @blp.alt_response(409, response="DEFAULT_ERROR", description=CONFLICT)
-    def post(self, body, code):
-        """The assigned lab received the sample (sampled → testing)."""
-        return samples.record_receipt(code, body, current_principal())
-
-
-@blp.route("/<code>/result")
-class ResultView(MethodView):
-    @roles_required(*LAB)
-    @blp.arguments(ResultSchema)
-    @blp.response(200, SampleSchema)
-    @blp.doc(**IDEMPOTENCY_DOC)
-    def post(self, body, code):
-        """The assigned lab's item-level result (testing → tested); the verdict is derived."""
-        outcome = samples.record_result(code, body, current_principal(), _key(), SampleSchema().dump)
-        return _answer(outcome)
-
-
-@blp.route("/<code>/notification")
-class Notification(MethodView):
-    @roles_required(*SUPERVISOR)
-    @blp.arguments(NotificationSchema)
-    @blp.response(200, SampleSchema)
-    @blp.alt_response(409, response="DEFAULT_ERROR", description=CONFLICT)
-    def post(self, body, code):
-        """Notify the enterprise: a pass becomes final, a fail opens the objection window."""
-        return samples.record_notification(code, body)
-
-
-@blp.route("/<code>/objection")
-class Objection(MethodView):
-    @roles_required(*SUPERVISOR)
-    @blp.arguments(ObjectionSchema)
-    @blp.response(200, SampleSchema)
-    @blp.alt_response(409, response="DEFAULT_ERROR", description=CONFLICT)
-    def post(self, body, code):
-        """Record an objection within the window (notified → objection); a retest lab is drawn."""
-        return samples.record_objection(code, body)
-
-
-@blp.route("/<code>/retest-result")
-class RetestResult(MethodView):
-    @roles_required(*LAB)
-    @blp.arguments(ResultSchema)
-    @blp.response(200, SampleSchema)
-    @blp.doc(**IDEMPOTENCY_DOC)
-    def post(self, body, code):
-        """The retest lab's result (objection → final); its verdict is the final one."""
-        outcome = samples.record_retest_result(code, body, current_principal(), _key(),
-                                               SampleSchema().dump)
-        return _answer(outcome)
-
-
-@blp.route("/<code>/finalize")
-class Finalize(MethodView):
-    @roles_required(*SUPERVISOR)
-    @blp.response(200, SampleSchema)
-    @blp.alt_response(409, response="DEFAULT_ERROR", description=CONFLICT)
-    def post(self, code):
-        """Close a notified failing sample once its objection window has passed (→ final)."""
-        return samples.finalize(code)
-
-
-@blp.route("/<code>/rectification")
-class Rectification(MethodView):
-    @roles_required(*SUPERVISOR)
-    @blp.arguments(RectificationSchema)
-    @blp.response(200, SampleSchema)
-    @blp.alt_response(409, response="DEFAULT_ERROR", description=CONFLICT)
-    def post(self, body, code):
-        """Order a finally failed enterprise to rectify by a due date (final → rectifying)."""
-        return samples.order_rectification(code, body)
-
-
-@blp.route("/<code>/recheck")
-class Recheck(MethodView):
-    @roles_required(*SUPERVISOR)
-    @blp.arguments(RecheckSchema)
-    @blp.response(200, SampleSchema)
-    @blp.alt_response(409, response="DEFAULT_ERROR", description=CONFLICT)
-    def post(self, body, code):
-        """Record the recheck (复查) after rectification (rectifying → rechecked)."""
-        return samples.record_recheck(code, body)
+for _action in lc.ACTIONS:
+    blp.route(f"/<code>/{_action}", endpoint=_action)(_move_view(_action))
 
 
 @blp.route("/<code>/correction")
 class Correction(MethodView):
-    @roles_required("supervisor", "lab")
+    @roles_required(*samples.CORRECTION_ROLES)
     @blp.arguments(CorrectionSchema)
     @blp.response(200, SampleSchema)
     @blp.alt_response(409, response="DEFAULT_ERROR", description=CONFLICT)
     def post(self, body, code):
         """Correct the standing result by a new recorded result with a reason (verdict unchanged)."""
-        return samples.record_correction(code, body, current_principal())
-
-
-
-# Commands: the same jobs the scheduler runs, by hand.
-
-samples_cli = AppGroup("samples", help="The sample life cycle.")
-_DAY = click.DateTime(formats=["%Y-%m-%d"])
-
-
-@samples_cli.command("flag-overdue")
-@click.option("--on", "on", type=_DAY, help="the day to judge by (default: today)")
-def flag_overdue_command(on):
-    """Flag the samples past a deadline (each deadline once)."""
-    click.echo(f"{samples.flag_overdue(on.date() if on else None)} new overdue flag(s)")
-
-
-@samples_cli.command("finalize-expired")
-@click.option("--on", "on", type=_DAY, help="the day to judge by (default: today)")
-def finalize_expired_command(on):
-    """Make final the failing results whose objection window passed with no objection."""
-    closed = samples.finalize_expired(on.date() if on else None)
-    click.echo(f"{len(closed)} sample(s) made final" + (f": {', '.join(closed)}" if closed else ""))
-
-
-cli_commands = (samples_cli,)
+        return samples.correct_result(code, body, current_principal(), calendar.now())

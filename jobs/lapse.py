@@ -4,14 +4,14 @@ from datetime import date
 
 from flask import Flask
 
-from jobs.overdue import _in_app
+from jobs.context import in_app
 
 
 def lapse_expired(today: date | None = None, app: Flask | None = None) -> list[int]:
     """Lapse every entry due by ``today``; returns the ids lapsed now."""
     from services import lists
 
-    return _in_app(app, lambda: lists.lapse_entries(today))
+    return in_app(app, lambda: lists.lapse_entries(today))
 
 
 def refresh_grades(today: date | None = None, app: Flask | None = None) -> int:
@@ -25,4 +25,4 @@ def refresh_grades(today: date | None = None, app: Flask | None = None) -> int:
         db.session.commit()
         return changed
 
-    return _in_app(app, run)
+    return in_app(app, run)

@@ -5,7 +5,7 @@ from datetime import date
 
 from flask import Flask
 
-from jobs.overdue import _in_app
+from jobs.context import in_app
 
 log = logging.getLogger(__name__)
 ACTOR = "scheduler"
@@ -25,4 +25,4 @@ def publish_due(today: date | None = None, app: Flask | None = None) -> list[str
                 log.info("published the red/black lists of %s", period)
         return published
 
-    return _in_app(app, run)
+    return in_app(app, run)

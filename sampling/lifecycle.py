@@ -36,12 +36,15 @@ STATES = (
 
 PASS, FAIL = VERDICTS
 
-# Default deadlines in days (Product Quality Law art. 15-17; spot-check measures 2019).
-# The app passes its configured values in through ``DeadlineRules``.
-LAB_RESULT_DAYS = 20
-OBJECTION_DAYS = 15
-RECTIFICATION_DAYS = 60
-RECHECK_DAYS = 75
+# Arriving in one of these states makes the sample's verdict final (a refusal counts as a
+# failure for credit purposes, though it is no tested batch).
+VERDICT_FINAL_STATES = (FINAL, REFUSED)
+
+# States in which a sample can have a deadline still open.
+OPEN_STATES = (TESTING, NOTIFIED, OBJECTION, FINAL, RECTIFYING)
+
+# The deadlines a sample's events set (see ``deadlines``).
+DEADLINE_NAMES = ("result", "objection", "retest_result", "rectification", "recheck")
 
 # A client clock a little ahead of ours is not "in the future".
 CLOCK_SKEW = timedelta(minutes=2)
@@ -133,13 +136,16 @@ def _iso(at: datetime) -> str:
 
 @dataclass(frozen=True)
 class DeadlineRules:
-    """Deadline lengths in days and the calendar (time zone) they are counted in."""
+    """Deadline lengths in days and the calendar (time zone) they are counted in.
 
-    lab_result_days: int = LAB_RESULT_DAYS
-    objection_days: int = OBJECTION_DAYS
-    rectification_days: int = RECTIFICATION_DAYS
-    recheck_days: int = RECHECK_DAYS
-    tz: tzinfo = UTC
+    The lengths are settings (``config.py``); the caller passes them in.
+    """
+
+    lab_result_days: int
+    objection_days: int
+    rectification_days: int
+    recheck_days: int
+    tz: tzinfo
 
     def local_date(self, at: datetime) -> date:
         """The calendar date of ``at`` in the rules' time zone."""

@@ -24,7 +24,7 @@ from models.plans import Draw
 from models.registry import Category, Enterprise
 from models.samples import Sample
 from sampling import credit
-from services import draws, history, lists, samples
+from services import calendar, draws, history, lists, samples
 from services.calendar import timezone
 
 HISTORY_HEADER = history.HISTORY_HEADER
@@ -112,37 +112,36 @@ def _run_samples(rng: random.Random, plan_id: int, drawn_at: datetime) -> dict:
     stories += ["pass"] * (len(codes) - len(stories))
     rng.shuffle(stories)
     counts = {"samples": len(codes), "passed": 0, "failed": 0, "refused": 0}
+    now = calendar.now()
     for n, (code, story) in enumerate(zip(codes, stories, strict=True)):
         at = drawn_at + timedelta(days=5 + n % 20, hours=n % 7)
         sample = samples.get_sample(code)
         team = [i.code for i in sample.team]
         inspector = _acting("inspector", inspector_id=sample.team[0].id)
         if story == "refusal":
-            samples.record_refusal(code, {"refused_at": at, "reason": "企业拒绝检查人员进入仓库抽样",
-                                          "inspector_codes": team}, inspector)
+            samples.move(code, "refusal", {"refused_at": at, "reason": "企业拒绝检查人员进入仓库抽样",
+                                            "inspector_codes": team}, inspector, now)
             counts["refused"] += 1
             continue
-        samples.record_sampling(code, {
+        samples.move(code, "sampling", {
             "sampled_at": at, "stage": rng.choice(("production", "production", "distribution", "online")),
             "product_name": f"{sample.category.name}（型号 {n + 1:03d}）", "batch_no": f"{at:%Y%m%d}{n:02d}",
             "quantity": "6件", "reserve_quantity": "3件", "inspector_codes": team,
-        }, inspector)
+        }, inspector, now)
         lab = _acting("lab", lab_id=sample.lab_id)
-        samples.record_receipt(code, {"received_at": at + timedelta(days=1)}, lab)
+        samples.move(code, "receipt", {"received_at": at + timedelta(days=1)}, lab, now)
         verdict = "pass" if story == "pass" else "fail"
-        samples.record_result(code, {"report_no": f"JY{at:%Y%m%d}{n:03d}", "tested_at": at + timedelta(days=12),
-                                     "items": _items(verdict, critical=story == "critical")}, lab)
-        db.session.commit()
-        samples.record_notification(code, {"notified_at": at + timedelta(days=15)})
+        samples.move(code, "result", {"report_no": f"JY{at:%Y%m%d}{n:03d}", "tested_at": at + timedelta(days=12),
+                                      "items": _items(verdict, critical=story == "critical")}, lab, now)
+        samples.move(code, "notification", {"notified_at": at + timedelta(days=15)}, None, now)
         if story == "overturned":
-            objected = samples.record_objection(code, {"filed_at": at + timedelta(days=20),
-                                                       "reason": "企业对检验结果提出异议，申请复检"})
-            retest_lab = _acting("lab", lab_id=objected.retest_lab_id)
-            samples.record_retest_result(code, {"report_no": f"FJ{at:%Y%m%d}{n:03d}",
-                                                "tested_at": at + timedelta(days=35), "items": _items("pass")},
-                                         retest_lab)
-            db.session.commit()
+            samples.move(code, "objection", {"filed_at": at + timedelta(days=20),
+                                             "reason": "企业对检验结果提出异议，申请复检"}, None, now)
+            retest_lab = _acting("lab", lab_id=samples.get_sample(code).retest_lab_id)
+            samples.move(code, "retest-result", {"report_no": f"FJ{at:%Y%m%d}{n:03d}",
+                                                 "tested_at": at + timedelta(days=35), "items": _items("pass")},
+                         retest_lab, now)
         elif verdict == "fail":
-            samples.finalize(code)
+            samples.move(code, "finalize", {}, None, now)
         counts["passed" if story in ("pass", "overturned") else "failed"] += 1
     return counts

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from config import Config
 from sampling import lifecycle as lc
 from sampling.errors import InvalidInput, RuleViolation
 
@@ -138,7 +139,14 @@ def test_an_offset_time_is_compared_as_the_instant_it_names():
 
 # Deadlines.
 
-RULES = lc.DeadlineRules(tz=SHANGHAI)
+def rules(tz=SHANGHAI, **lengths) -> lc.DeadlineRules:
+    """The rules with the configured default lengths (``config.py``), in ``tz``."""
+    defaults = {"lab_result_days": Config.LAB_RESULT_DAYS, "objection_days": Config.OBJECTION_DAYS,
+                "rectification_days": Config.RECTIFICATION_DAYS, "recheck_days": Config.RECHECK_DAYS}
+    return lc.DeadlineRules(**{**defaults, **lengths}, tz=tz)
+
+
+RULES = rules()
 
 
 def _at(day, hour=10):
@@ -146,9 +154,9 @@ def _at(day, hour=10):
 
 
 def test_default_deadlines_are_the_legal_ones():
-    rules = lc.DeadlineRules()
-    lengths = (rules.lab_result_days, rules.objection_days, rules.rectification_days,
-               rules.recheck_days)
+    defaults = rules()
+    lengths = (defaults.lab_result_days, defaults.objection_days, defaults.rectification_days,
+               defaults.recheck_days)
     assert lengths == (20, 15, 60, 75)
 
 
@@ -168,7 +176,7 @@ def test_deadlines_count_days_in_the_regulators_calendar():
     early = datetime(2026, 10, 2, 0, 30, tzinfo=SHANGHAI)
     [d] = lc.deadlines(lc.Timeline(status="testing", received_at=early), RULES)
     assert d.due == date(2026, 10, 22)
-    [d_utc] = lc.deadlines(lc.Timeline(status="testing", received_at=early), lc.DeadlineRules())
+    [d_utc] = lc.deadlines(lc.Timeline(status="testing", received_at=early), rules(tz=UTC))
     assert d_utc.due == date(2026, 10, 21)
 
 
@@ -231,8 +239,8 @@ def test_a_planned_or_refused_sample_has_no_deadline():
 
 
 def test_configured_lengths_replace_the_defaults():
-    rules = lc.DeadlineRules(lab_result_days=10, tz=SHANGHAI)
-    [d] = lc.deadlines(lc.Timeline(status="testing", received_at=_at(1)), rules)
+    shorter = rules(lab_result_days=10)
+    [d] = lc.deadlines(lc.Timeline(status="testing", received_at=_at(1)), shorter)
     assert d.due == date(2026, 10, 11)
 
 

@@ -1,6 +1,5 @@
 """The sample life cycle over HTTP, with real tokens of every role."""
 
-import os
 import threading
 from datetime import UTC, date, datetime, timedelta
 
@@ -13,10 +12,10 @@ from models.audit import AuditEvent
 from models.samples import IdempotencyRecord, Result, ResultItem, Sample, SampleEvent
 from sampling import lifecycle as lc
 from sampling.draw import rank_key
+from sampling.errors import InvalidInput, RuleViolation
 from services import samples as sample_service
 
 API = "/api/v1/samples"
-POSTGRES = bool(os.environ.get("TEST_DATABASE_URL"))
 
 
 def now():
@@ -476,7 +475,6 @@ def test_another_lab_cannot_replay_a_key_it_does_not_own(api, code, world):
 
 
 @pytest.mark.postgres
-@pytest.mark.skipif(not POSTGRES, reason="concurrent writers need PostgreSQL")
 def test_concurrent_posts_with_one_key_store_one_result(app, api, code):
     api.walk(code, ["sampling", "receipt"])
     body, headers = api.body("result"), {**api.lab, "Idempotency-Key": "concurrent-1"}
@@ -502,7 +500,6 @@ def test_concurrent_posts_with_one_key_store_one_result(app, api, code):
 
 
 @pytest.mark.postgres
-@pytest.mark.skipif(not POSTGRES, reason="concurrent writers need PostgreSQL")
 def test_concurrent_results_under_different_keys_record_one_and_refuse_the_rest(app, api, code):
     api.walk(code, ["sampling", "receipt"])
     answers, barrier = [], threading.Barrier(6)
@@ -696,3 +693,61 @@ def test_the_objection_window_follows_the_setting(app, api, code, monkeypatch):
     assert early.status_code == 409 and "objection window is open" in early.json["message"]
     monkeypatch.setitem(app.config, "OBJECTION_DAYS", 30)
     assert api.post(code, "objection", api.body("objection", filed_at=api.at("notification", 20))).status_code == 200
+
+
+# The layers: one table-driven move view, services that take who and when.
+
+def test_the_openapi_document_describes_every_move_with_its_body(client):
+    doc = client.get("/api/openapi.json").json
+    schemas = doc["components"]["schemas"]
+    required = {"sampling": "sampled_at", "refusal": "refused_at", "receipt": "received_at", "result": "items",
+                "notification": "notified_at", "objection": "filed_at", "retest-result": "items",
+                "rectification": "due_date", "recheck": "rechecked_at"}
+    for action in lc.ACTIONS:
+        post = doc["paths"][f"{API}/{{code}}/{action}"]["post"]
+        assert {"200", "401", "403", "409"} <= set(post["responses"]), action
+        assert post["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/Sample")
+        if action == "finalize":
+            assert "requestBody" not in post
+            continue
+        ref = post["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+        assert required[action] in schemas[ref]["required"], action
+    keyed = [a for a in lc.ACTIONS if any(p["name"] == "Idempotency-Key" for p in
+                                          doc["paths"][f"{API}/{{code}}/{a}"]["post"].get("parameters", []))]
+    assert keyed == ["result", "retest-result"]
+
+
+def test_a_keyed_repeat_gets_the_first_answer_even_after_later_moves(api, code):
+    api.walk(code, ["sampling", "receipt"])
+    body, headers = api.body("result"), {**api.lab, "Idempotency-Key": "late-retry"}
+    first = api.client.post(f"{API}/{code}/result", json=body, headers=headers)
+    assert first.status_code == 200 and first.json["status"] == "tested"
+    api.move(code, "notification")
+    again = api.client.post(f"{API}/{code}/result", json=body, headers=headers)
+    assert again.status_code == 200 and again.json == first.json  # the first answer, not today's state
+    assert api.get(code).json["status"] == "notified"
+
+
+def test_the_services_take_who_acts_and_when(api, code, world):
+    """A service judges times by the ``now`` it is given, and names the actor it is given."""
+    from models.auth import User
+
+    inspector = db.session.scalar(select(User).where(User.inspector_id == world.team[0].id))
+    body = {**api.body("sampling"), "sampled_at": api.base, "quantity": "6",
+            "production_date": (api.base - timedelta(days=20)).date()}  # parsed, as the view hands it over
+    with pytest.raises(InvalidInput) as caught:  # the visit is after the "now" we pass in
+        sample_service.move(code, "sampling", body, inspector, now=api.base - timedelta(days=1))
+    assert "sampled_at" in caught.value.errors
+    db.session.rollback()
+    answer = sample_service.move(code, "sampling", body, inspector, now=api.base + timedelta(hours=1))
+    assert answer["status"] == "sampled" and answer["history"][0]["actor"] == f"inspector:{inspector.name}"
+    notified = api.walk(code, ["receipt", "result", "notification"])
+    notified_at = datetime.fromisoformat(notified["notified_at"])
+    supervisor = None  # the system, as a job acts
+    too_early = notified_at + timedelta(days=15)  # the window's last day, in any time zone nearby
+    with pytest.raises(RuleViolation):
+        sample_service.move(code, "finalize", {}, supervisor, now=too_early - timedelta(days=1))
+    db.session.rollback()
+    final = sample_service.move(code, "finalize", {}, supervisor, now=notified_at + timedelta(days=17))
+    assert final["status"] == "final" and final["history"][-1]["actor"] == "system"
+    assert final["final_at"] == (notified_at + timedelta(days=17)).isoformat()
