@@ -9,6 +9,7 @@ from flask_smorest import Blueprint as ApiBlueprint
 
 from config import config_for
 from errors import register_error_handlers
+from guards import register_guards
 
 # One module per resource under blueprints/; each defines ``blp`` and may define ``cli``.
 BLUEPRINTS = (
@@ -19,12 +20,13 @@ BLUEPRINTS = (
 
 
 def create_app(config: dict | None = None) -> Flask:
-    """Build the app: settings, extensions, blueprints, error handlers, commands."""
+    """Build the app: settings, extensions, blueprints, error handlers, request guards, commands."""
     app = Flask(__name__, instance_relative_config=True)
     configure(app, config)
     register_extensions(app)
     register_blueprints(app)
     register_error_handlers(app)
+    register_guards(app)
     register_commands(app)
     return app
 

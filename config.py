@@ -9,8 +9,12 @@ class Config:
     SECRET_KEY = os.environ.get("SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")  # None: SQLite in the instance folder
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
-    JSON_SORT_KEYS = False
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_BYTES", 64 * 1024 * 1024))
+    # Bad input is refused before any schema (guards.py): a JSON body's size and nesting, and
+    # the longest line of an uploaded CSV file (services/uploads.py).
+    MAX_JSON_BYTES = 2 * 1024 * 1024
+    MAX_JSON_DEPTH = 32
+    CSV_MAX_LINE_CHARS = 10_000
 
     API_TITLE = "Product quality spot checks (产品质量监督抽查)"
     API_VERSION = "v1"
@@ -60,8 +64,6 @@ class Config:
     # Published lists are read far more than written: each process keeps rendered answers this
     # long. A write in the process clears its copy at once; other workers follow within the TTL.
     LISTS_CACHE_SECONDS = float(os.environ.get("LISTS_CACHE_SECONDS", 5))
-
-    IMPORT_MAX_ROWS = int(os.environ.get("IMPORT_MAX_ROWS", 500_000))
 
 
 class DevelopmentConfig(Config):

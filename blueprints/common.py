@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from extensions import db
 from sampling.credit import PERIOD_RE
+from sampling.text import text_problem
 
 PERIOD_PATTERN = PERIOD_RE.pattern  # YYYYQn, the one definition in sampling/credit.py
 MAX_ROWS = 2**63 - 1  # the largest row count or offset a 64-bit database integer holds
@@ -25,12 +26,14 @@ class Blueprint(flask_smorest.Blueprint):
 
 
 class PlainText(fields.String):
-    """A string without NUL characters (no database stores them in text)."""
+    """A string a text column can hold and a page can show as it reads: no NUL, no lone
+    surrogate, no bidirectional control (``sampling.text``)."""
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
-        if "\x00" in text:
-            raise ValidationError("must not contain NUL characters")
+        problem = text_problem(text)
+        if problem:
+            raise ValidationError(problem)
         return text
 
 

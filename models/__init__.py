@@ -5,7 +5,7 @@ from models.audit import AuditEvent
 from models.auth import User
 from models.base import Base
 from models.events import PartnerEvent
-from models.lists import JobRun, ListEntry, Publication
+from models.lists import ListEntry, Publication
 from models.plans import Draw, Plan, Selection
 from models.registry import Category, Enterprise, Inspector, Lab
 from models.reports import TargetRate
@@ -13,6 +13,6 @@ from models.samples import IdempotencyRecord, Result, ResultItem, Sample, Sample
 
 __all__ = [
     "AuditEvent", "Base", "Category", "Draw", "Enterprise", "FollowUpAction", "IdempotencyRecord",
-    "Inspector", "JobRun", "Lab", "ListEntry", "PartnerEvent", "Plan", "Publication", "Result",
+    "Inspector", "Lab", "ListEntry", "PartnerEvent", "Plan", "Publication", "Result",
     "ResultItem", "Sample", "SampleEvent", "Selection", "TargetRate", "User",
 ]

@@ -1,8 +1,8 @@
-"""Red/black list publications (红黑榜), their entries, and scheduled job runs."""
+"""Red/black list publications (红黑榜) and their entries."""
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime, enum_check, utcnow
@@ -53,15 +53,3 @@ class ListEntry(Base):
     publication: Mapped[Publication] = relationship(back_populates="entries")
     enterprise: Mapped[Enterprise] = relationship()
 
-
-class JobRun(Base):
-    """A scheduled job's run for one key (e.g. a period), recorded so it never runs twice."""
-
-    __tablename__ = "job_runs"
-    __table_args__ = (UniqueConstraint("job", "key"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    job: Mapped[str] = mapped_column(String(64))
-    key: Mapped[str] = mapped_column(String(64))
-    ran_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    outcome: Mapped[str | None] = mapped_column(Text)

@@ -4,7 +4,7 @@ import hashlib
 import json
 from datetime import date, datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import Select, select, text
 
 from auth import actor_name
 from extensions import db
@@ -65,6 +65,17 @@ def record_event(action: str, entity_type: str, entity_id, before=None, after=No
     session.add(event)
     session.flush()
     return event
+
+
+def events_query(since: datetime | None = None, **equal) -> Select:
+    """The events written from ``since`` on and matching ``equal`` (entity_type, entity_id,
+    action), in the order they were written."""
+    stmt = select(AuditEvent).order_by(AuditEvent.id)
+    if since is not None:
+        stmt = stmt.where(AuditEvent.occurred_at >= since)
+    for name, value in equal.items():
+        stmt = stmt.where(getattr(AuditEvent, name) == value)
+    return stmt
 
 
 def verify_chain() -> dict:

@@ -5,7 +5,7 @@ import os
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from app import create_app
 from models.base import Base
@@ -15,12 +15,14 @@ def _fresh_url(tmp_path):
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
         return f"sqlite:///{tmp_path / 'migrated.db'}"
+    # Named after the test database, so runs against different test databases never collide.
+    scratch = make_url(url).database + "_migrations"
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text("DROP DATABASE IF EXISTS spotcheck_migrations"))
-        conn.execute(text("CREATE DATABASE spotcheck_migrations"))
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{scratch}"'))
+        conn.execute(text(f'CREATE DATABASE "{scratch}"'))
     admin.dispose()
-    return url.rsplit("/", 1)[0] + "/spotcheck_migrations"
+    return make_url(url).set(database=scratch).render_as_string(hide_password=False)
 
 
 def test_upgrade_matches_models(tmp_path):
