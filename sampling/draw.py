@@ -24,11 +24,17 @@ Readings of DESIGN.md made here (the verifier makes the same ones):
   element on Unicode code points; the key's text form joins the parts with ``|``.
 * A stratum that runs out of candidates because its members were drawn in an earlier stratum
   draws fewer (a shortfall, reported); that is not an error.
-* The load cap's "eligible inspectors" are the active inspectors of the snapshot; "drawn" is
-  the number of selections. Teams are listed in rank order. The assignment is greedy, as
-  DESIGN.md specifies; when the cap leaves little slack (``team_size × drawn`` just under a
-  multiple of the inspector count) the last enterprises can find no valid team: a 409 naming
-  ``load_cap``, although another assignment might have existed.
+* Teams (algorithm version 2, ``sha256-exp-tickets/2``, "least loaded first"): the load levels
+  are the distinct assignment counts among the enterprise's candidates, ascending; within a
+  level the candidates are listed by inspector code (Unicode code points); a team is listed
+  in pick order. Loads are updated once the enterprise's team is complete, so an inspector
+  picked at one level is never offered again at the next for the same enterprise.
+* Version 1 (``sha256-exp-tickets/1``, kept so that its draws still verify): teams by hash
+  rank under a load cap ``ceil(team_size × drawn / active inspectors)``, greedy in ticket
+  order; it could dead-end on feasible draws (a 409 naming ``load_cap``).
+* Risk signals: a stratum row of the snapshot may carry a fifth element, one digit per credit
+  code (its risk signals, capped at 5); under risk weighting the weight is
+  ``risk_weights[grade] × (1 + signals / 5)``. Without it every count is 0.
 * A lab's capacity is per plan, so "capacity left" is capacity minus this draw's assignments;
   no capacity means no limit.
 """
@@ -40,6 +46,7 @@ import heapq
 import json
 import math
 import secrets
+from bisect import bisect_left, insort
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -56,7 +63,11 @@ _credit_code = itemgetter(0)
 _grade = itemgetter(3)
 _last_team = itemgetter(4)
 
-ALGORITHM = "sha256-exp-tickets/1"
+ALGORITHM_V1 = "sha256-exp-tickets/1"  # teams by hash rank under a load cap
+ALGORITHM_V2 = "sha256-exp-tickets/2"  # teams least loaded first
+ALGORITHM = ALGORITHM_V2  # what new draws use
+ALGORITHMS = (ALGORITHM_V1, ALGORITHM_V2)
+MAX_SIGNALS = 5  # risk signals beyond this many do not raise the weight further
 EXPORT_FORMAT = "shuangsuiji-draw/1"
 RISK_WEIGHTS = {"A": 0.5, "B": 1.0, "C": 2.0, "D": 4.0}
 DEFAULT_TEAM_SIZE = 2
@@ -139,7 +150,8 @@ class Candidate(NamedTuple):
     """An eligible enterprise; a tuple (not a dataclass) because a draw may hold a million.
 
     ``categories`` are the plan categories it produces and may be drawn in (exclusion window
-    already applied); ``last_team`` the inspector codes of its previous sampling visit.
+    already applied); ``last_team`` the inspector codes of its previous sampling visit;
+    ``signals`` its risk signals in the plan's categories (only counted under risk weighting).
     """
 
     credit_code: str
@@ -147,6 +159,7 @@ class Candidate(NamedTuple):
     categories: tuple[str, ...]
     grade: str = DEFAULT_GRADE
     last_team: tuple[str, ...] = ()
+    signals: int = 0
 
 
 @dataclass(frozen=True)
@@ -257,7 +270,7 @@ class DrawResult:
     allocation: dict[str, int]
     selections: list[Selection]
     shortfalls: dict[str, int]
-    load_cap: int
+    load_cap: int | None  # version 1 only: the most selections one inspector could get
 
 
 # --- exclusion window ---------------------------------------------------------------------
@@ -305,11 +318,14 @@ def build_snapshot(
     """The eligible registry in canonical form; the same registry in any row order gives the same one.
 
     ``strata`` lists ``[region, category, [credit codes ascending], grades]`` ascending by
-    ``(region, category)``, ``grades`` holding one letter per credit code; ``last_teams``
+    ``(region, category)``, ``grades`` holding one letter per credit code, and when any
+    candidate has risk signals a fifth element, one digit per credit code (its signals, at most
+    ``MAX_SIGNALS``), so the weight of every candidate is in the snapshot; ``last_teams``
     ``[credit_code, [inspector codes]]``; ``inspectors`` the active ones as ``[code, region]``;
     ``labs`` ``[code, [categories], capacity]``.
     """
     candidates = candidates if isinstance(candidates, (list, tuple)) else list(candidates)
+    with_signals = any(c[5] for c in candidates)
     groups: dict[tuple[str, str], list[Candidate]] = defaultdict(list)
     for cand in candidates:
         region = cand[1]
@@ -327,7 +343,10 @@ def build_snapshot(
             raise InvalidInput(f"Stratum {region}|{category}: a credit code is listed twice.")
         if not set(grades) <= set(GRADES):
             raise InvalidInput(f"Stratum {region}|{category}: credit grades must be A, B, C or D.")
-        strata.append([region, category, codes, grades])
+        if with_signals:
+            strata.append([region, category, codes, grades, "".join(str(min(c[5], MAX_SIGNALS)) for c in rows)])
+        else:
+            strata.append([region, category, codes, grades])
     last_teams = sorted([c[0], sorted(set(c[4]))] for c in filter(_last_team, candidates))
     active = sorted({(i.code, i.region) for i in inspectors if i.active})
     lab_rows = sorted({(lab.code, tuple(sorted(set(lab.categories))), lab.capacity) for lab in labs})
@@ -389,25 +408,34 @@ def run_draw(
     inspectors: Iterable[InspectorInfo],
     labs: Iterable[LabInfo],
     rules: DrawRules,
+    algorithm: str = ALGORITHM,
 ) -> DrawResult:
     """Freeze the eligible registry into a snapshot and draw from it."""
-    return draw_from_snapshot(seed, plan_id, build_snapshot(candidates, inspectors, labs), rules)
+    return draw_from_snapshot(seed, plan_id, build_snapshot(candidates, inspectors, labs), rules, algorithm)
 
 
-def draw_from_snapshot(seed: str, plan_id: int, snapshot: Mapping, rules: DrawRules) -> DrawResult:
-    """The whole draw from a snapshot: the path both the draw and its verification take."""
+def draw_from_snapshot(
+    seed: str, plan_id: int, snapshot: Mapping, rules: DrawRules, algorithm: str = ALGORITHM
+) -> DrawResult:
+    """The whole draw from a snapshot under ``algorithm``: the path the draw and its verification take."""
+    if algorithm not in ALGORITHMS:
+        raise InvalidInput(f"Unknown draw algorithm {algorithm!r}.", {"algorithm": [f"one of {ALGORITHMS}"]})
     strata = snapshot["strata"]
-    if not any(codes for _, _, codes, _ in strata):
+    if not any(row[2] for row in strata):
         raise RuleViolation("No eligible enterprise for this plan.", {"rule": ["eligible_enterprises"]})
     members = _stratum_members(strata, rules.grade_ratios is not None)
     allocation = _allocation(members, rules)
     selections, shortfalls = _select(seed, plan_id, members, allocation, rules)
-    load_cap = _assign_teams_and_labs(seed, plan_id, selections, snapshot, rules)
+    if algorithm == ALGORITHM_V1:
+        load_cap = _assign_teams_under_load_cap(seed, plan_id, selections, snapshot, rules)
+    else:
+        load_cap = None
+        _assign_teams_least_loaded(seed, plan_id, selections, snapshot, rules)
     snapshot_json = canonical_json(snapshot)
     return DrawResult(
         seed=seed,
         plan_id=plan_id,
-        algorithm=ALGORITHM,
+        algorithm=algorithm,
         registry_hash=_sha256(snapshot_json).hexdigest(),
         snapshot=snapshot if isinstance(snapshot, dict) else dict(snapshot),
         snapshot_json=snapshot_json,
@@ -418,20 +446,37 @@ def draw_from_snapshot(seed: str, plan_id: int, snapshot: Mapping, rules: DrawRu
     )
 
 
-def _stratum_members(strata: list, by_grade: bool) -> dict[tuple, tuple[list[str], str]]:
-    """Stratum key -> (credit codes, grade letters), with the grade in the key if ``by_grade``."""
+def _signals_of(row) -> str:
+    """The risk-signal digits of a snapshot stratum row (all ``0`` when it has none)."""
+    if len(row) > 4:
+        if len(row[4]) != len(row[2]) or not row[4].isdigit() or max(row[4]) > str(MAX_SIGNALS):
+            raise InvalidInput(f"Stratum {row[0]}|{row[1]}: one signal digit 0-{MAX_SIGNALS} per credit code.")
+        return row[4]
+    return "0" * len(row[2])
+
+
+def _stratum_members(strata: list, by_grade: bool) -> dict[tuple, tuple[list[str], str, str]]:
+    """Stratum key -> (credit codes, grade letters, signal digits), the grade in the key if ``by_grade``."""
     if not by_grade:
-        return {(region, category): (codes, grades) for region, category, codes, grades in strata}
-    members: dict[tuple, tuple[list[str], str]] = {}
-    for region, category, codes, grades in strata:
+        return {(row[0], row[1]): (row[2], row[3], _signals_of(row)) for row in strata}
+    members: dict[tuple, tuple[list[str], str, str]] = {}
+    for row in strata:
+        region, category, codes, grades = row[:4]
+        signals = _signals_of(row)
         for grade in sorted(set(grades)):
-            picked = [c for c, g in zip(codes, grades, strict=True) if g == grade]
-            members[(region, category, grade)] = (picked, grade * len(picked))
+            picked = [i for i, g in enumerate(grades) if g == grade]
+            members[(region, category, grade)] = (
+                [codes[i] for i in picked], grade * len(picked), "".join(signals[i] for i in picked))
     return members
 
 
-def _allocation(members: Mapping[tuple, tuple[list[str], str]], rules: DrawRules) -> dict[tuple, int]:
-    sizes = {k: len(codes) for k, (codes, _) in members.items()}
+def candidate_weight(risk_weights: Mapping[str, float], grade: str, signals: int) -> float:
+    """A candidate's weight under risk weighting: its grade's weight × ``1 + min(signals, 5) / 5``."""
+    return risk_weights[grade] * (1 + min(signals, MAX_SIGNALS) / MAX_SIGNALS)
+
+
+def _allocation(members: Mapping[tuple, tuple[list[str], str, str]], rules: DrawRules) -> dict[tuple, int]:
+    sizes = {k: len(row[0]) for k, row in members.items()}
     if rules.grade_ratios is None:
         if rules.sample_size is None:
             total = round_half_up(rules.sampling_ratio, sum(sizes.values()))
@@ -450,11 +495,11 @@ def _allocation(members: Mapping[tuple, tuple[list[str], str]], rules: DrawRules
     return allocation
 
 
-def _check_enough_enterprises(total: int, members: Mapping[tuple, tuple[list[str], str]]) -> None:
+def _check_enough_enterprises(total: int, members: Mapping[tuple, tuple[list[str], str, str]]) -> None:
     """A sample size above the number of distinct eligible enterprises cannot be met."""
-    if total <= max(len(codes) for codes, _ in members.values()):
+    if total <= max(len(row[0]) for row in members.values()):
         return  # the largest stratum alone has enough distinct enterprises
-    enterprises = len(set(chain.from_iterable(codes for codes, _ in members.values())))
+    enterprises = len(set(chain.from_iterable(row[0] for row in members.values())))
     if total > enterprises:
         raise RuleViolation(
             f"The plan asks for {total} samples but only {enterprises} enterprises are eligible.",
@@ -470,10 +515,14 @@ def _select(seed, plan_id, members, allocation, rules) -> tuple[list[Selection],
     shortfalls: dict[str, int] = {}
     for key in sorted(k for k, n in allocation.items() if n > 0):
         wanted = allocation[key]
-        codes, grades = members[key]
+        codes, grades, signals = members[key]
         tickets = unweighted_tickets(seed, plan_id, codes)
         if weights is not None:
-            tickets = list(map(truediv, tickets, map(weights.__getitem__, grades)))
+            if signals.count("0") == len(signals):
+                tickets = list(map(truediv, tickets, map(weights.__getitem__, grades)))
+            else:
+                tickets = [t / candidate_weight(weights, g, int(s)) for t, g, s in zip(tickets, grades, signals,
+                                                                                      strict=True)]
         skip = sum(map(drawn.__contains__, codes)) if drawn else 0
         # ties on a ticket go to the lower index, i.e. the lower credit code
         best = heapq.nsmallest(wanted + skip, range(len(codes)), key=tickets.__getitem__)
@@ -488,14 +537,82 @@ def _select(seed, plan_id, members, allocation, rules) -> tuple[list[Selection],
     return chosen, shortfalls
 
 
-def _assign_teams_and_labs(seed, plan_id, selections: list[Selection], snapshot: Mapping, rules: DrawRules) -> int:
-    """Give each selection, in ticket order, a team and a lab; returns the load cap."""
-    inspectors = [tuple(i) for i in snapshot["inspectors"]]
-    team_size = rules.team_size
+def _check_team_size(inspectors: list, team_size: int) -> None:
     if len(inspectors) < team_size:
         raise RuleViolation(
             f"Only {len(inspectors)} active inspectors for teams of {team_size}.", {"rule": ["team_size"]}
         )
+
+
+def team_pick(base, k: int) -> int:
+    """The hash of the ``k``-th team pick; ``base`` has hashed ``seed:plan_id:credit_code:``."""
+    h = base.copy()
+    h.update(b"team:%d" % k)
+    return int.from_bytes(h.digest()[:8], "big")
+
+
+def _assign_teams_least_loaded(seed, plan_id, selections: list[Selection], snapshot: Mapping,
+                               rules: DrawRules) -> None:
+    """Version 2: give each selection, in ticket order, a team (least loaded first) and a lab."""
+    inspectors = sorted((code, region) for code, region in snapshot["inspectors"])
+    team_size = rules.team_size
+    _check_team_size(inspectors, team_size)
+    load = dict.fromkeys((code for code, _ in inspectors), 0)
+    levels: dict[int, list[str]] = {0: [code for code, _ in inspectors]}  # load -> codes, ascending
+    of_region: dict[str, list[str]] = defaultdict(list)
+    for code, region in inspectors:
+        of_region[region].append(code)
+    last_teams = {code: set(team) for code, team in snapshot["last_teams"]}
+    labs = _LabPool(snapshot["labs"])
+    for index, sel in enumerate(selections):
+        base = _sha256(f"{seed}:{plan_id}:{sel.credit_code}:".encode())
+        avoided = set(of_region.get(sel.region, ())) if rules.avoid_same_region else set()
+        last = last_teams.get(sel.credit_code)
+        if last:
+            avoided |= last
+        team = _least_loaded_team(base, levels, load, avoided, team_size)
+        if len(team) < team_size:
+            _team_failure(sel, inspectors, last or (), rules)
+        for code in team:
+            level = load[code]
+            codes = levels[level]
+            del codes[bisect_left(codes, code)]
+            if not codes:
+                del levels[level]
+            load[code] = level + 1
+            insort(levels.setdefault(level + 1, []), code)
+        selections[index] = sel._replace(inspectors=tuple(team), lab=labs.choose(base, sel))
+
+
+def _least_loaded_team(base, levels: dict[int, list[str]], load: dict[str, int], avoided: set[str],
+                       team_size: int) -> list[str]:
+    """Up to ``team_size`` picks: the k-th takes position ``team_pick(k) mod m`` among the m
+    candidates still unpicked at the lowest load level that has any, listed by code."""
+    team: list[str] = []
+    for level in sorted(levels):
+        codes = levels[level]
+        skipped = sorted(bisect_left(codes, c) for c in avoided if load.get(c) == level)  # indexes not offered
+        m = len(codes) - len(skipped)
+        while m > 0:
+            index = team_pick(base, len(team)) % m
+            for s in skipped:  # the index-th code not skipped
+                if s > index:
+                    break
+                index += 1
+            team.append(codes[index])
+            if len(team) == team_size:
+                return team
+            insort(skipped, index)
+            m -= 1
+    return team
+
+
+def _assign_teams_under_load_cap(seed, plan_id, selections: list[Selection], snapshot: Mapping,
+                                 rules: DrawRules) -> int:
+    """Version 1: give each selection, in ticket order, a team (hash rank under a load cap) and a lab."""
+    inspectors = [tuple(i) for i in snapshot["inspectors"]]
+    team_size = rules.team_size
+    _check_team_size(inspectors, team_size)
     load_cap = -(-team_size * len(selections) // len(inspectors))
     load = dict.fromkeys((code for code, _ in inspectors), 0)
     available = [(code.encode(), code, region) for code, region in inspectors]  # under the cap
@@ -531,7 +648,7 @@ def _team_failure(sel: Selection, inspectors: list[tuple], last, rules: DrawRule
         rule, why = "avoid_same_region", f"fewer than {size} active inspectors outside region {sel.region} (回避)"
     elif len([c for c in allowed if c not in last]) < size:
         rule, why = "avoid_last_team", f"fewer than {size} inspectors left after excluding its last team (回避)"
-    else:
+    else:  # version 1 only: version 2 has no cap
         rule, why = "load_cap", f"fewer than {size} eligible inspectors under the load cap"
     raise RuleViolation(
         f"No valid inspector team for enterprise {sel.credit_code} (stratum {sel.stratum}): {why}.",
@@ -583,11 +700,12 @@ def make_export(
     drawn_at: str,
     allocation: Mapping[str, int],
     selections: Iterable[Mapping],
+    algorithm: str = ALGORITHM,
 ) -> dict:
     """The published draw file ``scripts/verify_draw.py`` reads; ``plan`` needs at least ``id``."""
     return {
         "format": EXPORT_FORMAT,
-        "algorithm": ALGORITHM,
+        "algorithm": algorithm,
         "plan_id": plan["id"],
         "plan": dict(plan),
         "rules": rules.to_dict(),
@@ -618,10 +736,12 @@ def verify_draw(export: Mapping) -> list[str]:
     snapshot = export.get("registry") or {}
     if registry_hash(snapshot) != export.get("registry_hash"):
         mismatches.append("registry_hash: the registry snapshot does not match its hash")
-    if export.get("algorithm") != ALGORITHM:
-        mismatches.append(f"algorithm: {export.get('algorithm')!r} is not {ALGORITHM!r}")
+    algorithm = export.get("algorithm")
+    if algorithm not in ALGORITHMS:
+        return mismatches + [f"algorithm: {algorithm!r} is not one of {ALGORITHMS}"]
     try:
-        result = draw_from_snapshot(seed, export["plan_id"], snapshot, DrawRules.from_dict(export["rules"]))
+        result = draw_from_snapshot(seed, export["plan_id"], snapshot, DrawRules.from_dict(export["rules"]),
+                                    algorithm)
     except (KeyError, TypeError, ValueError, RuleViolation, InvalidInput) as exc:
         return mismatches + [f"draw: could not be recomputed ({exc})"]
     if result.allocation != export.get("allocation"):

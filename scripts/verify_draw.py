@@ -9,6 +9,10 @@ registry snapshot, and then the whole draw (allocation, every selection, ticket,
 team and lab). It prints each check and exits 0 when all hold, 1 on any mismatch, 2 when
 the file cannot be read. The rules restated here are those of DESIGN.md "The 双随机 draw";
 this script deliberately does not import the service's code.
+
+Both versions of the draw are checked, by the file's "algorithm": version 2
+(sha256-exp-tickets/2) staffs teams least loaded first; version 1 (sha256-exp-tickets/1)
+ranked inspectors by hash under a load cap.
 """
 
 import hashlib
@@ -17,8 +21,10 @@ import math
 import sys
 from fractions import Fraction
 
-ALGORITHM = "sha256-exp-tickets/1"
+ALGORITHM_V1 = "sha256-exp-tickets/1"
+ALGORITHM_V2 = "sha256-exp-tickets/2"
 GRADES = "ABCD"
+MAX_SIGNALS = 5
 
 
 def sha256_hex(text):
@@ -70,13 +76,27 @@ def allocate(total, sizes, minimum_one):
 
 
 def strata_of(registry, by_grade):
-    """Stratum key -> [(credit_code, grade)], the grade joining the key under grade ratios."""
+    """Stratum key -> [(credit_code, grade, signals)], the grade joining the key under grade ratios.
+
+    A stratum row may carry a fifth element: one digit per credit code, its risk signals (at most 5).
+    """
     strata = {}
-    for region, category, codes, grades in registry["strata"]:
-        for code, grade in zip(codes, grades, strict=True):
+    for row in registry["strata"]:
+        region, category, codes, grades = row[:4]
+        signals = row[4] if len(row) > 4 else "0" * len(codes)
+        if len(signals) != len(codes) or not signals.isdigit() or max(signals, default="0") > str(MAX_SIGNALS):
+            raise ValueError(f"stratum {region}|{category}: one signal digit 0-{MAX_SIGNALS} per credit code")
+        for code, grade, signal in zip(codes, grades, signals, strict=True):
             key = (region, category, grade) if by_grade else (region, category)
-            strata.setdefault(key, []).append((code, grade))
+            strata.setdefault(key, []).append((code, grade, int(signal)))
     return strata
+
+
+def weight(rules, grade, signals):
+    """1 without risk weighting; else the grade's weight × (1 + min(signals, 5) / 5)."""
+    if not rules.get("risk_weighting"):
+        return 1.0
+    return rules["risk_weights"][grade] * (1 + min(signals, MAX_SIGNALS) / MAX_SIGNALS)
 
 
 def allocation_of(strata, rules):
@@ -94,10 +114,27 @@ def allocation_of(strata, rules):
     return allocate(total, sizes, True)
 
 
+def team_under_load_cap(seed, plan_id, code, candidates, team_size):
+    """Version 1: the candidates under the load cap with the lowest hash ranks."""
+    return [i for _, i in sorted((rank(seed, plan_id, code, i), i) for i in candidates)][:team_size]
+
+
+def team_least_loaded(seed, plan_id, code, candidates, load, team_size):
+    """Version 2: pick k takes position sha256(seed:plan_id:code:team:k) mod m among the m
+    unpicked candidates with the fewest assignments so far, listed by inspector code."""
+    team = []
+    while len(team) < team_size and len(team) < len(candidates):
+        unpicked = [i for i in candidates if i not in team]
+        fewest = min(load[i] for i in unpicked)
+        level = sorted(i for i in unpicked if load[i] == fewest)
+        pick = int(sha256_hex(f"{seed}:{plan_id}:{code}:team:{len(team)}")[:16], 16)
+        team.append(level[pick % len(level)])
+    return team
+
+
 def recompute(export):
     """The draw recomputed from the file: (allocation as text keys, selections in ticket order)."""
     seed, plan_id, rules, registry = export["seed"], export["plan_id"], export["rules"], export["registry"]
-    weights = rules["risk_weights"] if rules.get("risk_weighting") else {g: 1.0 for g in GRADES}
     strata = strata_of(registry, rules.get("grade_ratios") is not None)
     alloc = allocation_of(strata, rules)
 
@@ -105,7 +142,8 @@ def recompute(export):
     # stratum is skipped and the next ticket takes its place.
     drawn, selections = set(), []
     for key in sorted(alloc):
-        ranked = sorted((ticket(seed, plan_id, code, weights[grade]), code, grade) for code, grade in strata[key])
+        ranked = sorted((ticket(seed, plan_id, code, weight(rules, grade, signals)), code, grade)
+                        for code, grade, signals in strata[key])
         taken = [row for row in ranked if row[1] not in drawn][: alloc[key]]
         for t, code, _grade in taken:
             drawn.add(code)
@@ -122,14 +160,13 @@ def recompute(export):
     capacity_left = {code: capacity for code, _, capacity in registry["labs"]}
     for s in selections:
         code = s["credit_code"]
-        team = []
-        for _, inspector in sorted((rank(seed, plan_id, code, i), i) for i, region in inspectors
-                                   if not (rules["avoid_same_region"] and region == s["region"])
-                                   and i not in last_teams.get(code, ())
-                                   and load[i] < cap):
-            team.append(inspector)
-            if len(team) == team_size:
-                break
+        candidates = [i for i, region in inspectors
+                      if not (rules["avoid_same_region"] and region == s["region"])
+                      and i not in last_teams.get(code, ())]
+        if export.get("algorithm") == ALGORITHM_V1:
+            team = team_under_load_cap(seed, plan_id, code, [i for i in candidates if load[i] < cap], team_size)
+        else:
+            team = team_least_loaded(seed, plan_id, code, candidates, load, team_size)
         if len(team) < team_size:
             raise ValueError(f"no valid team for {code}")
         for inspector in team:
@@ -156,7 +193,8 @@ def verify(export, out=print):
             problems.append(f"{what}: {detail}" if detail else what)
 
     server_seed, entropy = export.get("server_seed") or "", export.get("public_entropy") or ""
-    check(export.get("algorithm") == ALGORITHM, f"algorithm is {ALGORITHM}", repr(export.get("algorithm")))
+    check(export.get("algorithm") in (ALGORITHM_V1, ALGORITHM_V2), f"algorithm is {export.get('algorithm')}",
+          f"not one of {ALGORITHM_V1}, {ALGORITHM_V2}")
     check(sha256_hex(server_seed) == export.get("seed_commitment"),
           "commitment = sha256(server_seed)", "the revealed seed does not match the commitment")
     check(sha256_hex(f"{server_seed}:{entropy}") == export.get("seed"),

@@ -7,6 +7,7 @@ import math
 import subprocess
 import sys
 from collections import Counter
+from itertools import chain
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,7 @@ def export_of(result, server_seed, entropy, rules, plan_id):
         plan={"id": plan_id}, rules=rules, server_seed=server_seed, public_entropy=entropy, seed=result.seed,
         registry_hash_value=result.registry_hash, snapshot=result.snapshot, drawn_at="2026-11-01T00:00:00+00:00",
         allocation=result.allocation, selections=[s.to_dict() for s in result.selections],
+        algorithm=result.algorithm,
     )
 
 
@@ -218,21 +220,24 @@ registries = st.builds(
 )
 
 
-def try_draw(seed, cands, inspectors, labs, rules, plan_id=9):
+def try_draw(seed, cands, inspectors, labs, rules, plan_id=9, algorithm=draw.ALGORITHM):
     try:
-        return draw.run_draw(seed, plan_id, cands, inspectors, labs, rules)
+        return draw.run_draw(seed, plan_id, cands, inspectors, labs, rules, algorithm)
     except RuleViolation as exc:
         event(f"rule violation: {exc.errors['rule'][0]}")
-        assert exc.errors["rule"][0] in {"avoid_same_region", "avoid_last_team", "load_cap", "lab_capacity"}
+        allowed = {"avoid_same_region", "avoid_last_team", "lab_capacity"}
+        if algorithm == draw.ALGORITHM_V1:
+            allowed.add("load_cap")
+        assert exc.errors["rule"][0] in allowed
         return None
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(registry=registries, weighting=st.booleans(), avoid=st.booleans())
-def test_teams_keep_the_avoidance_rules_and_the_load_cap(registry, weighting, avoid):
+def test_version_1_teams_keep_the_avoidance_rules_and_the_load_cap(registry, weighting, avoid):
     cands, inspectors, seed, size, team_size = registry
     rules = DrawRules(sample_size=size, risk_weighting=weighting, team_size=team_size, avoid_same_region=avoid)
-    result = try_draw(seed, cands, inspectors, all_labs(), rules)
+    result = try_draw(seed, cands, inspectors, all_labs(), rules, algorithm=draw.ALGORITHM_V1)
     if result is None:
         return
     region_of = {i.code: i.region for i in inspectors}
@@ -253,6 +258,140 @@ def test_teams_keep_the_avoidance_rules_and_the_load_cap(registry, weighting, av
     drawn = [s.credit_code for s in result.selections]
     assert len(drawn) == len(set(drawn))
     assert [s.ticket for s in result.selections] == sorted(s.ticket for s in result.selections)
+
+
+def teams_as_design_md_states_them(seed, plan_id, selections, snapshot, rules):
+    """Version 2's teams restated plainly from DESIGN.md, one list comprehension per pick."""
+    load = {code: 0 for code, _ in snapshot["inspectors"]}
+    last_teams = {code: set(team) for code, team in snapshot["last_teams"]}
+    teams = []
+    for sel in selections:
+        candidates = [code for code, region in snapshot["inspectors"]
+                      if not (rules.avoid_same_region and region == sel.region)
+                      and code not in last_teams.get(sel.credit_code, ())]
+        team = []
+        while len(team) < rules.team_size and len(team) < len(candidates):
+            unpicked = [c for c in candidates if c not in team]
+            lowest = min(load[c] for c in unpicked)
+            level = sorted(c for c in unpicked if load[c] == lowest)
+            digest = hashlib.sha256(f"{seed}:{plan_id}:{sel.credit_code}:team:{len(team)}".encode()).hexdigest()
+            team.append(level[int(digest[:16], 16) % len(level)])
+        for code in team:
+            load[code] += 1
+        teams.append(tuple(team))
+    return teams
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(registry=registries, weighting=st.booleans(), avoid=st.booleans())
+def test_version_2_teams_are_least_loaded_first_as_design_md_states(registry, weighting, avoid):
+    cands, inspectors, seed, size, team_size = registry
+    rules = DrawRules(sample_size=size, risk_weighting=weighting, team_size=team_size, avoid_same_region=avoid)
+    result = try_draw(seed, cands, inspectors, all_labs(), rules)
+    region_of = {i.code: i.region for i in inspectors}
+    last_team = {c.credit_code: set(c.last_team) for c in cands}
+    if result is None:  # only when some drawn enterprise truly has fewer than team_size candidates
+        snapshot = draw.build_snapshot(cands, inspectors, all_labs())
+        with pytest.raises(RuleViolation) as exc:
+            draw.draw_from_snapshot(seed, 9, snapshot, rules)
+        if exc.value.errors["rule"][0] != "lab_capacity":
+            code = exc.value.errors["credit_code"][0]
+            region = next(c.region for c in cands if c.credit_code == code)
+            allowed = [i for i in inspectors if not (avoid and i.region == region) and i.code not in last_team[code]]
+            assert len(allowed) < team_size
+        return
+    assert result.algorithm == draw.ALGORITHM_V2 and result.load_cap is None
+    load = Counter()
+    for s in result.selections:
+        assert len(s.inspectors) == len(set(s.inspectors)) == team_size
+        assert not set(s.inspectors) & last_team[s.credit_code]
+        if avoid:
+            assert all(region_of[i] != s.region for i in s.inspectors)
+        load.update(s.inspectors)
+    assert [s.inspectors for s in result.selections] == teams_as_design_md_states_them(
+        seed, 9, result.selections, result.snapshot, rules)
+    if not avoid and not any(c.last_team for c in cands):
+        loads = [load[i.code] for i in inspectors]
+        assert max(loads) - min(loads) <= 1
+
+
+def town_registry(size=3000, inspectors=100, regions=30):
+    """``size`` enterprises over ``regions`` towns, ``inspectors`` inspectors spread over the same towns."""
+    towns = [f"镇{n:02d}" for n in range(regions)]
+    cands = [Candidate(code(i), towns[i % regions], (CATEGORIES[i % 3],), "ABCD"[i % 4]) for i in range(size)]
+    pool = [InspectorInfo(f"I{i:03d}", towns[i % regions]) for i in range(inspectors)]
+    return cands, pool, [LabInfo("L1", CATEGORIES)]
+
+
+def test_300_drawn_from_100_inspectors_succeed_for_40_of_40_seeds():
+    cands, pool, labs = town_registry()
+    rules = DrawRules(sample_size=300, risk_weighting=True)
+    free = DrawRules(sample_size=300, risk_weighting=True, avoid_same_region=False)
+    snapshot = draw.build_snapshot(cands, pool, labs)
+    failures_v1 = 0
+    for n in range(40):
+        result = draw.draw_from_snapshot(seed_of(n), 5, snapshot, rules)  # version 2: never raises here
+        assert len(result.selections) == 300
+        region_of = {i.code: i.region for i in pool}
+        assert all(len(s.inspectors) == 2 and region_of[s.inspectors[0]] != s.region != region_of[s.inspectors[1]]
+                   for s in result.selections)
+        without = draw.draw_from_snapshot(seed_of(n), 5, snapshot, free)
+        loads = Counter(chain.from_iterable(s.inspectors for s in without.selections))
+        assert sorted(set(loads[i.code] for i in pool)) == [6]  # 600 places over 100 inspectors
+        try:
+            draw.draw_from_snapshot(seed_of(n), 5, snapshot, rules, draw.ALGORITHM_V1)
+        except RuleViolation as exc:
+            assert exc.errors["rule"] == ["load_cap"]
+            failures_v1 += 1
+    assert failures_v1 > 0  # the registry is one on which the load cap dead-ends
+
+
+def test_without_avoidance_loads_differ_by_at_most_one():
+    cands, pool, labs = town_registry(size=500, inspectors=37)
+    for size, team_size in ((101, 2), (250, 3), (7, 2)):
+        rules = DrawRules(sample_size=size, team_size=team_size, avoid_same_region=False)
+        result = draw.run_draw(seed_of(size), 3, cands, pool, labs, rules)
+        loads = Counter(chain.from_iterable(s.inspectors for s in result.selections))
+        assert sum(loads.values()) == size * team_size
+        assert max(loads.values()) - min(loads[i.code] for i in pool) <= 1
+
+
+def test_risk_signals_are_in_the_snapshot_and_scale_the_weight():
+    cands = [Candidate(code(1), "虎门镇", ("FZ-01",), "D", (), 9), Candidate(code(2), "虎门镇", ("FZ-01",), "B", (), 2),
+             Candidate(code(3), "虎门镇", ("FZ-01",), "A")]
+    snapshot = draw.build_snapshot(cands, many_inspectors(), all_labs())
+    assert snapshot["strata"] == [["虎门镇", "FZ-01", [code(1), code(2), code(3)], "DBA", "520"]]
+    rules = DrawRules(sample_size=3, risk_weighting=True)
+    result = draw.draw_from_snapshot(seed_of(2), 4, snapshot, rules)
+    weight = {code(1): 4.0 * 2, code(2): 1.0 * 1.4, code(3): 0.5}
+    for s in result.selections:
+        assert s.ticket == draw.ticket(seed_of(2), 4, s.credit_code, weight[s.credit_code])
+    assert draw.candidate_weight(rules.risk_weights, "C", 5) == 4.0
+    # without signals the snapshot keeps its four-element rows (version-1 hashes unchanged)
+    plain = draw.build_snapshot([c._replace(signals=0) for c in cands], many_inspectors(), all_labs())
+    assert all(len(row) == 4 for row in plain["strata"])
+
+
+def test_doubled_weights_are_drawn_about_twice_as_often():
+    # 200 enterprises of one grade, the first 100 with five or more risk signals (weight × 2)
+    cands = [Candidate(code(i), "虎门镇", ("FZ-01",), "B", (), 5 + i % 3 if i < 100 else 0) for i in range(200)]
+    snapshot = draw.build_snapshot(cands, many_inspectors(), all_labs())
+    rules = DrawRules(sample_size=4, risk_weighting=True, avoid_same_region=False)
+    heavy = light = 0
+    for n in range(1500):
+        for s in draw.draw_from_snapshot(seed_of(n), 8, snapshot, rules).selections:
+            if int(s.credit_code[7:17]) < 100:
+                heavy += 1
+            else:
+                light += 1
+    assert heavy + light == 6000
+    assert 1.8 < heavy / light < 2.2, heavy / light  # weight ratio 2, sampling only 2% of each group
+    # the first pick of a pair follows w / (w1 + w2) = 2 / 3 exactly
+    pair = draw.build_snapshot([cands[0], cands[150]], many_inspectors(), all_labs())
+    first = sum(draw.draw_from_snapshot(seed_of(n), 8, pair, DrawRules(sample_size=1, risk_weighting=True,
+                                                                         avoid_same_region=False)
+                                        ).selections[0].credit_code == code(0) for n in range(3000))
+    assert binomtest(first, 3000, 2 / 3).pvalue > 0.001
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -351,15 +490,16 @@ def test_exclusion_window_drops_recently_sampled_categories():
 # --- verification: in-process and the standalone script ---------------------------------------
 
 
-def sample_export(rules=None, entropy="双色球 2026130 03 07 11 19 22 31 + 09"):
+def sample_export(rules=None, entropy="双色球 2026130 03 07 11 19 22 31 + 09", algorithm=draw.ALGORITHM):
     cands = [
         Candidate(code(i), REGIONS[i % 3], CATEGORIES[i % 3:i % 3 + 1 + (i % 7 == 0)], "ABCD"[i % 4],
-                  ("I001", "I002") if i % 9 == 0 else ())
+                  ("I001", "I002") if i % 9 == 0 else (), i % 8)
         for i in range(120)
     ]
     server_seed = hashlib.sha256(b"fixed").hexdigest()
     rules = rules or DrawRules(sampling_ratio=0.1, risk_weighting=True)
-    result = draw.run_draw(draw.effective_seed(server_seed, entropy), 42, cands, many_inspectors(30), all_labs(), rules)
+    result = draw.run_draw(draw.effective_seed(server_seed, entropy), 42, cands, many_inspectors(30), all_labs(), rules,
+                           algorithm)
     return export_of(result, server_seed, entropy, rules, 42)
 
 
@@ -371,19 +511,23 @@ def run_script(tmp_path, export):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(registry=registries, mode=st.sampled_from(["size", "ratio", "grades"]), weighting=st.booleans())
-def test_the_standalone_verifier_recomputes_exactly_what_the_draw_made(registry, mode, weighting):
+@given(registry=registries, mode=st.sampled_from(["size", "ratio", "grades"]), weighting=st.booleans(),
+       version=st.sampled_from(draw.ALGORITHMS), signals=st.lists(st.integers(0, 9), min_size=1, max_size=7))
+def test_the_standalone_verifier_recomputes_exactly_what_the_draw_made(registry, mode, weighting, version, signals):
     cands, inspectors, seed, size, team_size = registry
+    if weighting:
+        cands = [c._replace(signals=signals[i % len(signals)]) for i, c in enumerate(cands)]
     rules = {
         "size": DrawRules(sample_size=size, risk_weighting=weighting, team_size=team_size),
         "ratio": DrawRules(sampling_ratio=0.2, risk_weighting=weighting, team_size=team_size),
         "grades": DrawRules(grade_ratios={"A": 0.1, "C": 0.5, "D": 1.0}, team_size=team_size),
     }[mode]
     try:
-        result = draw.run_draw(seed, 11, cands, inspectors, all_labs(), rules)
+        result = draw.run_draw(seed, 11, cands, inspectors, all_labs(), rules, version)
     except RuleViolation:
         return
     export = json.loads(json.dumps(export_of(result, "s" * 64, "", rules, 11)))
+    assert export["algorithm"] == version
     export["seed"] = seed  # the server seed is irrelevant to the recomputation compared here
     allocation, selections = standalone.recompute(export)
     assert allocation == result.allocation
@@ -391,8 +535,10 @@ def test_the_standalone_verifier_recomputes_exactly_what_the_draw_made(registry,
         s.to_dict() for s in result.selections]
 
 
-def test_verify_accepts_an_untouched_export(tmp_path):
-    export = sample_export()
+@pytest.mark.parametrize("version", draw.ALGORITHMS)
+def test_verify_accepts_an_untouched_export(tmp_path, version):
+    export = sample_export(algorithm=version)
+    assert export["algorithm"] == version and len(export["registry"]["strata"][0]) == 5
     assert draw.verify_draw(export) == []
     done = run_script(tmp_path, export)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -405,8 +551,8 @@ def all_d(stratum):
     return "D" * len(stratum[3])
 
 
-def tampered_exports():
-    base = sample_export()
+def tampered_exports(algorithm=draw.ALGORITHM):
+    base = sample_export(algorithm=algorithm)
 
     def edit(fn):
         export = copy.deepcopy(base)
@@ -426,12 +572,15 @@ def tampered_exports():
         "entropy edited": edit(lambda e: e.update(public_entropy="other")),
         "registry edited": edit(lambda e: e["registry"]["strata"][0][2].pop()),
         "grades edited": edit(lambda e: e["registry"]["strata"][0].__setitem__(3, all_d(e["registry"]["strata"][0]))),
+        "signals edited": edit(lambda e: e["registry"]["strata"][0].__setitem__(4, "5" * len(e["registry"]["strata"][0][2]))),
+        "version relabelled": edit(lambda e: e.update(algorithm=next(a for a in draw.ALGORITHMS if a != algorithm))),
     }
 
 
+@pytest.mark.parametrize("version", draw.ALGORITHMS)
 @pytest.mark.parametrize("name", list(tampered_exports()))
-def test_verify_fails_when_the_export_is_edited(tmp_path, name):
-    export = tampered_exports()[name]
+def test_verify_fails_when_the_export_is_edited(tmp_path, name, version):
+    export = tampered_exports(version)[name]
     assert draw.verify_draw(export)
     done = run_script(tmp_path, export)
     assert done.returncode == 1, done.stdout
