@@ -5,20 +5,13 @@ server seed, the export and the verification) is for supervisors until it is pub
 sample of the plan is still ``planned``, or when a supervisor publishes it.
 """
 
-import json
-
-import click
-from flask.cli import AppGroup
 from flask.views import MethodView
-from flask_smorest import abort
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from auth import SUPERVISOR, current_principal, roles_required
+from auth import SUPERVISOR, actor_name, current_principal, roles_required
 from blueprints.common import Blueprint, PlainText, SelectPage, period_field
-from models.plans import KINDS, LEVELS
-from sampling.draw import GRADES
-from sampling.errors import DomainError
-from services import draws
+from sampling.enums import GRADES, PLAN_KINDS, PLAN_LEVELS
+from services import calendar, draws, plans
 
 blp = Blueprint("plans", __name__, url_prefix="/api/v1/plans", description="Spot-check plans and the draw")
 
@@ -36,8 +29,8 @@ OPTIONAL_AUTH_DOC = {
 class PlanSchema(Schema):
     id = fields.Integer(dump_only=True)
     name = PlainText(required=True, validate=validate.Length(min=1, max=200))
-    level = fields.String(required=True, validate=validate.OneOf(LEVELS))
-    kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    level = fields.String(required=True, validate=validate.OneOf(PLAN_LEVELS))
+    kind = fields.String(required=True, validate=validate.OneOf(PLAN_KINDS))
     period = period_field(required=True)
     category_codes = fields.List(fields.String(validate=validate.Length(min=1, max=32)), required=True,
                                  validate=validate.Length(min=1, max=500))
@@ -49,9 +42,9 @@ class PlanSchema(Schema):
     grade_ratios = fields.Dict(keys=fields.String(validate=validate.OneOf(GRADES)),
                                values=fields.Float(validate=validate.Range(min=0, max=1)), allow_none=True,
                                metadata={"example": {"A": 0.03, "B": 0.1, "C": 0.3, "D": 1.0}})
-    risk_weighting = fields.Boolean(load_default=False)
-    team_size = fields.Integer(load_default=2, validate=validate.Range(min=2, max=20))
-    avoid_same_region = fields.Boolean(load_default=True)
+    risk_weighting = fields.Boolean(metadata={"description": "default false"})
+    team_size = fields.Integer(validate=validate.Range(min=2, max=20), metadata={"description": "default 2"})
+    avoid_same_region = fields.Boolean(metadata={"description": "default true"})
     exclusion_days = fields.Integer(validate=validate.Range(min=0, max=3650),
                                     metadata={"description": "default 180 (the six-month rule)"})
     seed_commitment = fields.String(dump_only=True, metadata={"description": "sha256 of the server seed"})
@@ -104,32 +97,20 @@ class VerificationSchema(Schema):
     mismatches = fields.List(fields.String())
 
 
-def visible_draw(plan_id: int):
-    """The plan's draw if the caller may see it: anyone once public, else supervisors only."""
-    draw = draws.get_draw(plan_id)
-    if not draws.is_public(draw):
-        user = current_principal()
-        if user is None:
-            abort(401, message="The draw is not public yet; a supervisor token is required (抽取结果尚未公开)")
-        if user.role not in SUPERVISOR:
-            abort(403, message="The draw is not public yet (抽取结果尚未公开)")
-    return draw
-
-
 @blp.route("")
 class Plans(MethodView):
     @blp.response(200, PlanSchema(many=True))
     @blp.paginate(SelectPage)
     def get(self):
         """List plans with their seed commitments (public)."""
-        return draws.list_plans()
+        return plans.list_plans()
 
     @roles_required(*SUPERVISOR)
     @blp.arguments(PlanSchema)
     @blp.response(201, PlanSchema)
     def post(self, data):
         """Create a plan; its server seed stays secret, its commitment is returned."""
-        return draws.create_plan(data)
+        return plans.create_plan(data, actor=actor_name(), now=calendar.now())
 
 
 @blp.route("/<int:plan_id>")
@@ -137,7 +118,7 @@ class PlanItem(MethodView):
     @blp.response(200, PlanSchema)
     def get(self, plan_id):
         """One plan with its seed commitment (public)."""
-        return draws.get_plan(plan_id)
+        return plans.get_plan(plan_id)
 
 
 @blp.route("/<int:plan_id>/draw")
@@ -148,13 +129,13 @@ class PlanDraw(MethodView):
     @blp.alt_response(409, description="Already drawn, or a rule of the draw cannot be met")
     def post(self, body, plan_id):
         """Run the plan's one draw; a second draw, or rules that cannot be met, is a 409."""
-        return draws.draw_view(draws.draw_plan(plan_id, body["public_entropy"]))
+        return draws.draw_plan(plan_id, body["public_entropy"], actor=actor_name(), now=calendar.now())
 
     @blp.doc(**OPTIONAL_AUTH_DOC)
     @blp.response(200, DrawSchema)
     def get(self, plan_id):
         """The draw: seeds, registry hash and every selection with its team and lab."""
-        return draws.draw_view(visible_draw(plan_id))
+        return draws.draw_view(plan_id, current_principal())
 
 
 @blp.route("/<int:plan_id>/draw/verify")
@@ -163,8 +144,7 @@ class PlanDrawVerify(MethodView):
     @blp.response(200, VerificationSchema)
     def get(self, plan_id):
         """Recompute the draw from the stored snapshot and the revealed seed."""
-        visible_draw(plan_id)
-        return draws.verify_plan_draw(plan_id)
+        return draws.verify_plan_draw(plan_id, current_principal())
 
 
 @blp.route("/<int:plan_id>/draw/export")
@@ -173,9 +153,8 @@ class PlanDrawExport(MethodView):
     @blp.response(200, description="The draw file that scripts/verify_draw.py checks")
     def get(self, plan_id):
         """The published draw file (JSON), for ``python3 scripts/verify_draw.py FILE``."""
-        visible_draw(plan_id)
         disposition = f'attachment; filename="draw-plan-{plan_id}.json"'
-        return draws.export_draw(plan_id), 200, {"Content-Disposition": disposition}
+        return draws.export_draw(plan_id, current_principal()), 200, {"Content-Disposition": disposition}
 
 
 @blp.route("/<int:plan_id>/draw/publish")
@@ -184,49 +163,4 @@ class PlanDrawPublish(MethodView):
     @blp.response(200, DrawSchema)
     def post(self, plan_id):
         """Make the draw public now (publishing again changes nothing)."""
-        return draws.draw_view(draws.publish_draw(plan_id))
-
-
-# Commands: ``flask --app wsgi plans draw PLAN_ID [--entropy ...]`` and ``plans create``.
-
-plans_cli = AppGroup("plans", help="Spot-check plans and the 双随机 draw.")
-
-
-@plans_cli.command("draw")
-@click.argument("plan_id", type=int)
-@click.option("--entropy", default="", help="public entropy, e.g. a lottery result read out in public")
-def draw_command(plan_id, entropy):
-    """Draw a plan and print its seed, registry hash and selection count."""
-    try:
-        draw = draws.draw_plan(plan_id, entropy, actor="cli")
-    except DomainError as exc:
-        raise click.ClickException(f"{exc.message} {json.dumps(exc.errors, ensure_ascii=False)}") from None
-    click.echo(f"plan {plan_id} drawn: {len(draw.selections)} enterprise(s)")
-    click.echo(f"seed {draw.seed}")
-    click.echo(f"registry_hash {draw.registry_hash}")
-
-
-@plans_cli.command("create")
-@click.option("--name", required=True)
-@click.option("--level", type=click.Choice(LEVELS), default="municipal", show_default=True)
-@click.option("--kind", type=click.Choice(KINDS), default="routine", show_default=True)
-@click.option("--period", required=True, help="YYYYQn")
-@click.option("--category", "category_codes", multiple=True, required=True, help="category code (repeatable)")
-@click.option("--region", "regions", multiple=True, help="region (repeatable; none: every region)")
-@click.option("--sample-size", type=int)
-@click.option("--ratio", "sampling_ratio", type=float)
-@click.option("--risk-weighting", is_flag=True)
-@click.option("--team-size", type=int, default=2, show_default=True)
-def create_command(**options):
-    """Create a plan and print its id and seed commitment."""
-    body = {k: list(v) if isinstance(v, tuple) else v for k, v in options.items() if v is not None}
-    try:
-        plan = draws.create_plan(PlanSchema().load(body))
-    except ValidationError as exc:
-        raise click.ClickException(json.dumps(exc.messages, ensure_ascii=False)) from None
-    except DomainError as exc:
-        raise click.ClickException(f"{exc.message} {json.dumps(exc.errors, ensure_ascii=False)}") from None
-    click.echo(f"plan {plan.id} created; seed_commitment {plan.seed_commitment}")
-
-
-cli_commands = (plans_cli,)
+        return draws.publish_draw(plan_id, actor=actor_name(), now=calendar.now())

@@ -49,14 +49,14 @@ import secrets
 from bisect import bisect_left, insort
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
 from itertools import chain
 from operator import itemgetter, truediv
 from typing import NamedTuple
 
-from sampling.enums import DEFAULT_GRADE, GRADES
+from sampling.enums import DEFAULT_GRADE, GRADES, PLAN_LEVELS
 from sampling.errors import InvalidInput, RuleViolation
 
 _credit_code = itemgetter(0)
@@ -69,9 +69,6 @@ ALGORITHM = ALGORITHM_V2  # what new draws use
 ALGORITHMS = (ALGORITHM_V1, ALGORITHM_V2)
 MAX_SIGNALS = 5  # risk signals beyond this many do not raise the weight further
 EXPORT_FORMAT = "shuangsuiji-draw/1"
-RISK_WEIGHTS = {"A": 0.5, "B": 1.0, "C": 2.0, "D": 4.0}
-DEFAULT_TEAM_SIZE = 2
-DEFAULT_EXCLUSION_DAYS = 180
 STRATUM_SEPARATOR = "|"
 
 _sha256 = hashlib.sha256
@@ -180,17 +177,21 @@ class LabInfo:
     capacity: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DrawRules:
-    """A plan's draw rules; exactly one of ``sample_size``, ``sampling_ratio``, ``grade_ratios``."""
+    """A plan's draw rules; exactly one of ``sample_size``, ``sampling_ratio``, ``grade_ratios``.
+
+    The team size and the regional avoidance come from the plan, the risk weights (needed
+    only under risk weighting) from the settings: nothing here has a default of its own.
+    """
 
     sample_size: int | None = None
     sampling_ratio: float | None = None
     grade_ratios: Mapping[str, float] | None = None
     risk_weighting: bool = False
-    risk_weights: Mapping[str, float] = field(default_factory=lambda: dict(RISK_WEIGHTS))
-    team_size: int = DEFAULT_TEAM_SIZE
-    avoid_same_region: bool = True
+    risk_weights: Mapping[str, float] | None = None
+    team_size: int
+    avoid_same_region: bool
 
     def __post_init__(self):
         given = [n for n in ("sample_size", "sampling_ratio", "grade_ratios") if getattr(self, n) is not None]
@@ -212,7 +213,10 @@ class DrawRules:
                 )
         if self.team_size < 2:
             raise InvalidInput("team_size must be at least 2.", {"team_size": ["must be >= 2"]})
-        if sorted(self.risk_weights) != list(GRADES) or min(self.risk_weights.values()) <= 0:
+        if self.risk_weighting and self.risk_weights is None:
+            raise InvalidInput("Risk weighting needs the risk weights.", {"risk_weights": ["required"]})
+        if self.risk_weights is not None and (
+                sorted(self.risk_weights) != list(GRADES) or min(self.risk_weights.values()) <= 0):
             raise InvalidInput("risk_weights needs a positive weight for A, B, C and D.")
 
     def to_dict(self) -> dict:
@@ -222,7 +226,7 @@ class DrawRules:
             "sampling_ratio": self.sampling_ratio,
             "grade_ratios": dict(sorted(self.grade_ratios.items())) if self.grade_ratios is not None else None,
             "risk_weighting": self.risk_weighting,
-            "risk_weights": dict(sorted(self.risk_weights.items())),
+            "risk_weights": dict(sorted(self.risk_weights.items())) if self.risk_weights is not None else None,
             "team_size": self.team_size,
             "avoid_same_region": self.avoid_same_region,
         }
@@ -274,6 +278,12 @@ class DrawResult:
 
 
 # --- exclusion window ---------------------------------------------------------------------
+
+
+def excluding_levels(level: str) -> tuple[str, ...]:
+    """The plan levels whose samples keep an enterprise out of a ``level`` draw: the same level or a
+    higher one (Product Quality Law art. 15); ``PLAN_LEVELS`` runs from the highest down."""
+    return PLAN_LEVELS[: PLAN_LEVELS.index(level) + 1]
 
 
 def within_exclusion_window(last_sampled_on: date | None, as_of: date, exclusion_days: int) -> bool:

@@ -20,11 +20,10 @@ from sqlalchemy import select
 
 from extensions import db
 from models.auth import User
-from models.plans import Draw
 from models.registry import Category, Enterprise
 from models.samples import Sample
 from sampling import credit
-from services import calendar, draws, history, lists, samples
+from services import calendar, draws, history, lists, plans, samples
 from services.calendar import timezone
 
 HISTORY_HEADER = history.HISTORY_HEADER
@@ -42,13 +41,13 @@ def load_past_quarter(seed: int = 2026, sample_size: int = 30, period: str | Non
     period = period or credit.quarter_just_ended(timezone=str(tz))
     start = datetime.combine(credit.period_start(period), time(9, 0), tzinfo=tz)
     _import_old_record(rng, start)
-    plan = draws.create_plan({
+    drawn_at = start + timedelta(days=2)  # the demo records the quarter after the fact
+    plan = plans.create_plan({
         "name": f"{period} 东莞市产品质量市级监督抽查", "level": "municipal", "kind": "routine",
         "period": period, "category_codes": _categories_with_enterprises(), "sample_size": sample_size,
         "risk_weighting": True, "team_size": 2,
-    })
-    draw = draws.draw_plan(plan.id, public_entropy=f"demo:{seed}", actor="demo")
-    _stamp_draw(draw, start + timedelta(days=2))
+    }, actor="demo", now=start)
+    draws.draw_plan(plan.id, public_entropy=f"demo:{seed}", actor="demo", now=drawn_at)
     counts = _run_samples(rng, plan.id, start + timedelta(days=2))
     publication, _ = lists.publish_lists(period, "demo")
     red = sum(e.list == "red" for e in publication.entries)
@@ -81,14 +80,6 @@ def _import_old_record(rng: random.Random, start: datetime) -> None:
             ])
     out.seek(0)
     history.import_history(out)
-
-
-def _stamp_draw(draw: Draw, at: datetime) -> None:
-    """The demo records the quarter after the fact: the draw took place at the quarter's start."""
-    draw.drawn_at = at
-    for sample in db.session.scalars(select(Sample).where(Sample.plan_id == draw.plan_id)):
-        sample.drawn_at = at
-    db.session.commit()
 
 
 def _acting(role: str, **bound) -> User:

@@ -15,8 +15,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from scipy.stats import binomtest, chisquare
 
+from config import Config
 from sampling import draw
-from sampling.draw import Candidate, DrawRules, InspectorInfo, LabInfo
+from sampling.draw import Candidate, InspectorInfo, LabInfo
 from sampling.errors import InvalidInput, RuleViolation
 from scripts import verify_draw as standalone
 
@@ -24,6 +25,12 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "scripts" / "verify_draw.py"
 REGIONS = ("虎门镇", "长安镇", "大朗镇", "松山湖")
 CATEGORIES = ("DX-01", "FZ-01", "WJ-01")
+
+
+def DrawRules(**rules):  # noqa: N802 - stands in for the class in these tests
+    """Draw rules with what these tests assume unless told: teams of two, regional avoidance, the
+    configured risk weights."""
+    return draw.DrawRules(**{"team_size": 2, "avoid_same_region": True, "risk_weights": Config.RISK_WEIGHTS, **rules})
 
 
 def code(n: int) -> str:
@@ -473,7 +480,17 @@ def test_rules_need_exactly_one_size_and_teams_of_two():
     with pytest.raises(InvalidInput):
         DrawRules(grade_ratios={"E": 0.5})
     rules = DrawRules(grade_ratios={"D": 1.0, "A": 0.03}, risk_weighting=True)
-    assert DrawRules.from_dict(json.loads(json.dumps(rules.to_dict()))) == rules
+    assert draw.DrawRules.from_dict(json.loads(json.dumps(rules.to_dict()))) == rules
+    with pytest.raises(InvalidInput):  # risk weighting needs the configured weights
+        draw.DrawRules(sample_size=3, risk_weighting=True, team_size=2, avoid_same_region=True)
+    with pytest.raises(TypeError):  # the team size and the avoidance rule come from the plan, no default here
+        draw.DrawRules(sample_size=3)
+
+
+def test_only_a_check_of_the_same_or_a_higher_level_excludes():
+    assert draw.excluding_levels("national") == ("national",)
+    assert draw.excluding_levels("provincial") == ("national", "provincial")
+    assert draw.excluding_levels("municipal") == ("national", "provincial", "municipal")
 
 
 def test_exclusion_window_drops_recently_sampled_categories():
@@ -551,6 +568,10 @@ def all_d(stratum):
     return "D" * len(stratum[3])
 
 
+def all_5(stratum):
+    return "5" * len(stratum[2])
+
+
 def tampered_exports(algorithm=draw.ALGORITHM):
     base = sample_export(algorithm=algorithm)
 
@@ -572,7 +593,7 @@ def tampered_exports(algorithm=draw.ALGORITHM):
         "entropy edited": edit(lambda e: e.update(public_entropy="other")),
         "registry edited": edit(lambda e: e["registry"]["strata"][0][2].pop()),
         "grades edited": edit(lambda e: e["registry"]["strata"][0].__setitem__(3, all_d(e["registry"]["strata"][0]))),
-        "signals edited": edit(lambda e: e["registry"]["strata"][0].__setitem__(4, "5" * len(e["registry"]["strata"][0][2]))),
+        "signals edited": edit(lambda e: e["registry"]["strata"][0].__setitem__(4, all_5(e["registry"]["strata"][0]))),
         "version relabelled": edit(lambda e: e.update(algorithm=next(a for a in draw.ALGORITHMS if a != algorithm))),
     }
 

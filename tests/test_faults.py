@@ -108,7 +108,7 @@ def test_an_import_killed_halfway_leaves_no_enterprise_of_its_file(app, db_sessi
 
 def make_drawable_plan(sample_size: int) -> int:
     """A plan over a registry big enough that storing its draw takes a while; its id."""
-    from services import draws, registry
+    from services import calendar, plans, registry
 
     seed_categories()
     registry.import_enterprises(registry.decode_upload(make_csv(3 * sample_size, seed=5)), actor="test")
@@ -119,9 +119,9 @@ def make_drawable_plan(sample_size: int) -> int:
     db.session.add_all(Lab(code=f"L{n}", name=f"检验所{n}", accreditation=f"CNAS L{n}", capacity=sample_size,
                            categories=list(categories)) for n in range(3))
     db.session.commit()
-    plan = draws.create_plan({"name": "故障测试计划", "level": "municipal", "kind": "routine", "period": "2026Q4",
+    plan = plans.create_plan({"name": "故障测试计划", "level": "municipal", "kind": "routine", "period": "2026Q4",
                               "category_codes": list(CATEGORIES), "sample_size": sample_size, "team_size": 2,
-                              "avoid_same_region": False, "risk_weighting": False})
+                              "avoid_same_region": False, "risk_weighting": False}, actor="test", now=calendar.now())
     return plan.id
 
 
@@ -137,9 +137,9 @@ def test_a_draw_killed_halfway_leaves_no_draw_and_no_samples(app, db_session):
     assert after == before
     assert after["draws"] == 0 and after["samples"] == 0 and after["selections"] == 0
     # The plan can still be drawn, exactly once.
-    from services import draws
+    from services import calendar, draws
 
-    assert len(draws.draw_plan(plan_id, "", actor="test").selections) == 3000
+    assert len(draws.draw_plan(plan_id, "", actor="test", now=calendar.now())["selections"]) == 3000
 
 
 # --- the database going away -----------------------------------------------------------------

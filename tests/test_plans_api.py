@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from extensions import db
 from models.audit import AuditEvent
@@ -19,7 +19,6 @@ from models.plans import Draw, Plan, Selection
 from models.samples import Sample
 from sampling import draw as algorithm
 from sampling.credit_code import make_code
-from tests.conftest import POSTGRES
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "verify_draw.py"
 REGIONS = ("虎门镇", "长安镇", "大朗镇")
@@ -153,6 +152,31 @@ def test_draw_stores_selections_and_planned_samples(client, auth, world):
     assert algorithm.registry_hash(record["registry"]) == drawn["registry_hash"]
     assert record["allocation"] == drawn["allocation"] and record["rules"]["risk_weighting"] is True
     assert client.get(f"/api/v1/plans/{plan['id']}").get_json()["drawn"] is True
+
+
+def test_the_draw_answers_from_what_it_computed_without_reading_it_back(client, auth, world):
+    sup = auth.headers("supervisor")
+    plan = create_plan(client, sup)
+    statements = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append(" ".join(statement.split()))
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        response = client.post(f"/api/v1/plans/{plan['id']}/draw", json={}, headers=sup)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert response.status_code == 201, response.get_json()
+    stored = next(n for n, s in enumerate(statements) if s.startswith("INSERT INTO draws"))
+    after = [s for s in statements[stored:] if s.startswith("SELECT")]
+    # after the draw row: reserving ids and the audit chain's last hash, nothing read back
+    assert not [s for s in after if any(f"FROM {t}" in s for t in ("draws", "plans", "samples ", "selections "))
+                and "max(id)" not in s], after
+    # every row of the draw goes in with one statement per table, whatever the number of selections
+    inserts = [s.split()[2] for s in statements if s.startswith("INSERT")]
+    assert sorted(inserts) == ["audit_events", "draws", "sample_team", "samples", "selections"]
+    assert response.get_json() == client.get(f"/api/v1/plans/{plan['id']}/draw", headers=sup).get_json()
 
 
 def test_a_second_draw_is_409_and_changes_nothing(client, auth, world):
@@ -341,7 +365,7 @@ def test_cli_draws_a_plan(app, client, auth, world):
     assert "seed_commitment" in created.output
 
 
-@pytest.mark.skipif(not POSTGRES, reason="concurrent draws need PostgreSQL")
+@pytest.mark.postgres
 def test_two_simultaneous_draws_make_one_draw(app, client, auth, world):
     plan = create_plan(client, auth.headers("supervisor"), sample_size=8)
     headers = auth.headers("supervisor")

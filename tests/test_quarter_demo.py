@@ -28,7 +28,7 @@ def test_demo_quarter_publishes_real_lists(app, app_ctx, client):
     assert overturned.verdict == "pass" and overturned.status == "final"
     assert not any(e.sample_id == overturned.id for e in black)
     draw = draws.get_draw(summary["plan_id"])
-    assert draws.is_public(draw) and draws.verify_plan_draw(summary["plan_id"])["verified"] is True
+    assert draws.is_public(draw) and draws.verify_plan_draw(summary["plan_id"], None)["verified"] is True
     page = client.get(f"/lists/{period}").get_data(as_text=True)
     assert refusal.row["credit_code"] in page
     home = client.get("/").get_data(as_text=True)

@@ -8,7 +8,7 @@ same run times
   ``sha256(seed:plan_id:credit_code)`` written plainly, as DESIGN.md states it;
 - the draw: ``sampling.draw.run_draw`` with risk weighting: the canonical registry snapshot
   and its hash, strata, largest-remainder allocation, tickets, the lowest tickets per
-  stratum, inspector teams (avoidance and load cap) and labs (accreditation and capacity).
+  stratum, inspector teams (avoidance, least loaded first) and labs (accreditation and capacity).
   It runs without a database (what is timed is the draw, not row loading);
 
 and prints both (best of ``--repeat``, wall and CPU time), their ratio, the draw's own ticket pass, and peak
@@ -36,8 +36,11 @@ import sys
 import tempfile
 import time
 import tracemalloc
+from collections import Counter
+from itertools import chain
 from pathlib import Path
 
+from config import Config
 from sampling import draw as algorithm
 from sampling.credit_code import make_code
 from sampling.errors import RuleViolation
@@ -90,7 +93,9 @@ def timed(function) -> tuple[float, float, object]:
 def measure(size: int, inspectors: int, repeat: int, ratio: float, trace: bool) -> dict:
     """Time the bare loop and the draw on the same candidates; optionally trace peak memory."""
     candidates, pool, labs = registry(size, inspectors)
-    rules = algorithm.DrawRules(sampling_ratio=ratio, risk_weighting=True)
+    rules = algorithm.DrawRules(sampling_ratio=ratio, risk_weighting=True, risk_weights=Config.RISK_WEIGHTS,
+                                team_size=Config.PLAN_DEFAULTS["team_size"],
+                                avoid_same_region=Config.PLAN_DEFAULTS["avoid_same_region"])
     seed = algorithm.effective_seed(hashlib.sha256(b"bench").hexdigest(), "bench")
     codes = [c.credit_code for c in candidates]
     figures = {"size": size, "inspectors": inspectors}
@@ -104,7 +109,9 @@ def measure(size: int, inspectors: int, repeat: int, ratio: float, trace: bool) 
             wall, cpu, result = timed(function)
             figures[name] = min(figures.get(name, math.inf), wall)
             figures[name + "_cpu"] = min(figures.get(name + "_cpu", math.inf), cpu)
-    figures.update(selected=len(result.selections), load_cap=result.load_cap, strata=len(result.allocation))
+    loads = Counter(chain.from_iterable(s.inspectors for s in result.selections))
+    figures.update(selected=len(result.selections), strata=len(result.allocation), algorithm=result.algorithm,
+                   load_spread=(min(loads[i.code] for i in pool), max(loads.values())))
     figures["phase_snapshot"], _, snapshot = timed(lambda: algorithm.build_snapshot(candidates, pool, labs))
     figures["phase_rest"], _, _ = timed(lambda: algorithm.draw_from_snapshot(seed, PLAN_ID, snapshot, rules))
     if trace:
@@ -126,7 +133,7 @@ def measure_db(size: int, inspectors: int, url: str | None, ratio: float) -> dic
     from models.base import utcnow
     from models.registry import Category, Enterprise, Inspector, Lab, enterprise_categories, lab_categories
     from models.samples import Sample
-    from services import draws
+    from services import calendar, draws, plans
 
     url = url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench-draw.db'}"
     app = create_app({"ENV_NAME": "production", "SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url})
@@ -155,14 +162,15 @@ def measure_db(size: int, inspectors: int, url: str | None, ratio: float) -> dic
             {"lab_id": n, "category_id": category_id[c]}
             for n, lab in enumerate(labs, start=1) for c in lab.categories])
         db.session.commit()
-        plan = draws.create_plan({"name": "基准计划", "level": "municipal", "kind": "routine", "period": "2026Q4",
-                                  "category_codes": CATEGORIES, "sampling_ratio": ratio, "risk_weighting": True})
+        plan = plans.create_plan({"name": "基准计划", "level": "municipal", "kind": "routine", "period": "2026Q4",
+                                  "category_codes": CATEGORIES, "sampling_ratio": ratio, "risk_weighting": True},
+                                 actor="bench", now=calendar.now())
         start = time.perf_counter()
-        draws.draw_plan(plan.id, "bench", actor="bench")
+        draws.draw_plan(plan.id, "bench", actor="bench", now=calendar.now())
         elapsed = time.perf_counter() - start
         stored = db.session.scalar(select(func.count()).select_from(Sample))
         start = time.perf_counter()
-        verdict = draws.verify_plan_draw(plan.id)
+        verdict = draws.verify_stored_draw(plan.id)
         verify = time.perf_counter() - start
         db.session.remove()
         db.engine.dispose()
@@ -176,8 +184,9 @@ def report(figures: dict) -> bool:
     cpu_ratio = figures["draw_cpu"] / figures["bare_cpu"]
     print(f"candidates            {figures['size']:,} in {len(REGIONS)} regions × {len(CATEGORIES)} categories; "
           f"{figures['inspectors']} inspectors, 40 labs")
+    low, high = figures["load_spread"]
     print(f"drawn                 {figures['selected']:,} in {figures['strata']} strata "
-          f"(load cap {figures['load_cap']})")
+          f"({figures['algorithm']}; inspector loads {low}–{high})")
     print(f"bare ticket loop      {figures['bare']:.3f} s wall, {figures['bare_cpu']:.3f} s CPU")
     print(f"draw, end to end      {figures['draw']:.3f} s wall, {figures['draw_cpu']:.3f} s CPU")
     print(f"ratio                 {ratio:.2f}× wall, {cpu_ratio:.2f}× CPU (goal ≤ {GOAL_RATIO:g}×, judged on CPU "
@@ -204,7 +213,7 @@ def run(args) -> int:
     inspectors = args.inspectors or 2 * len(REGIONS)
     try:
         figures = measure(args.size, inspectors, args.repeat, args.ratio, not args.no_trace)
-    except RuleViolation as exc:  # e.g. the load cap leaves no slack for this size and inspector count
+    except RuleViolation as exc:  # e.g. too few inspectors outside a region for a team
         print(f"the draw could not be made: {exc.message} {exc.errors}", file=sys.stderr)
         return 1
     if args.db_size:

@@ -1,0 +1,157 @@
+"""The registry as a draw sees it: eligible enterprises, inspectors and labs, read in a few queries.
+
+Eligible (DESIGN.md "The 双随机 draw"): active, registered for a plan category or one of its
+sub-categories (a parent category includes its children), in a plan region, and not sampled in
+the same category within the exclusion window by a plan of the same or a higher level.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select
+
+from extensions import db
+from models.plans import Plan
+from models.registry import Category, Enterprise, Inspector, Lab, enterprise_categories, lab_categories
+from models.samples import Sample, sample_team
+from sampling import draw as algorithm
+from sampling.enums import DEFAULT_GRADE
+from services.calendar import local_date
+
+
+@dataclass
+class Registry:
+    """What a draw reads: candidates and pools as ``sampling.draw`` takes them, and the ids to store."""
+
+    candidates: list[algorithm.Candidate]
+    inspectors: list[algorithm.InspectorInfo]
+    labs: list[algorithm.LabInfo]
+    enterprise_ids: dict[str, int]
+    category_ids: dict[str, int]
+    inspector_ids: dict[str, int]
+    lab_ids: dict[str, int]
+
+
+def category_tree() -> tuple[dict[str, int], dict[int, list[int]], dict[int, str]]:
+    """Every category as code -> id, id -> child ids and id -> code (one query)."""
+    ids, children, codes = {}, {}, {}
+    for category_id, code, parent_id in db.session.execute(select(Category.id, Category.code, Category.parent_id)):
+        ids[code], codes[category_id] = category_id, code
+        children.setdefault(parent_id, []).append(category_id)
+    return ids, children, codes
+
+
+def with_descendants(roots, children: dict[int, list[int]]) -> set[int]:
+    """The categories ``roots`` and every category below them."""
+    found, stack = set(), list(roots)
+    while stack:
+        category_id = stack.pop()
+        if category_id not in found:
+            found.add(category_id)
+            stack.extend(children.get(category_id, ()))
+    return found
+
+
+def draw_registry(plan: Plan, now: datetime) -> Registry:
+    """The eligible registry of ``plan`` at ``now``, with the ids the draw's rows need."""
+    category_ids, children, category_codes = category_tree()
+    scope = with_descendants((category_ids[code] for code in plan.category_codes), children)
+    stmt = (
+        select(Enterprise.id, Enterprise.credit_code, Enterprise.region, Enterprise.credit_grade,
+               enterprise_categories.c.category_id)
+        .join(enterprise_categories, enterprise_categories.c.enterprise_id == Enterprise.id)
+        .where(Enterprise.status == "active", enterprise_categories.c.category_id.in_(scope))
+    )
+    if plan.regions:
+        stmt = stmt.where(Enterprise.region.in_(plan.regions))
+    rows: dict[str, list] = {}
+    enterprise_ids: dict[str, int] = {}
+    for enterprise_id, code, region, grade, category_id in db.session.execute(stmt):
+        enterprise_ids[code] = enterprise_id
+        rows.setdefault(code, [region, grade, []])[2].append(category_codes[category_id])
+    as_of = local_date(now)
+    recent = recently_sampled(scope, algorithm.excluding_levels(plan.level), now, plan.exclusion_days)
+    teams = last_teams()
+    candidates = [
+        algorithm.Candidate(code, region, tuple(sorted(categories)), grade or DEFAULT_GRADE,
+                            teams.get(enterprise_ids[code], ()))
+        for code, (region, grade, categories) in rows.items()
+    ]
+    candidates = algorithm.apply_exclusion_window(candidates, recent, as_of, plan.exclusion_days)
+    inspectors, inspector_ids = inspector_pool()
+    labs, lab_ids = lab_pool(children, category_codes)
+    return Registry(candidates, inspectors, labs, enterprise_ids, category_ids, inspector_ids, lab_ids)
+
+
+def sampled_at():
+    """When a sample counts as taken: the visit, the refusal, or (still planned) the draw."""
+    return func.coalesce(Sample.sampled_at, Sample.refused_at, Sample.drawn_at)
+
+
+def recently_sampled(category_ids: set[int], levels: tuple[str, ...], now: datetime,
+                     days: int) -> dict[tuple[str, str], date]:
+    """(credit code, category code) -> the regulator's date of its latest sample near the window,
+    counting only samples of plans at ``levels``.
+
+    Rechecks (复查) are recorded on the failed sample itself, never as a new sample, so they
+    never enter this window.
+    """
+    cutoff = now - timedelta(days=days + 1)
+    stmt = (
+        select(Enterprise.credit_code, Category.code, func.max(sampled_at()))
+        .join(Enterprise, Enterprise.id == Sample.enterprise_id)
+        .join(Category, Category.id == Sample.category_id)
+        .where(Sample.category_id.in_(category_ids), Sample.level.in_(levels), sampled_at() >= cutoff)
+        .group_by(Enterprise.credit_code, Category.code)
+    )
+    return {(code, category): local_date(when) for code, category, when in db.session.execute(stmt)}
+
+
+def last_teams() -> dict[int, tuple[str, ...]]:
+    """Enterprise id -> inspector codes of the team of its latest visited (or refused) sample."""
+    visited = func.coalesce(Sample.sampled_at, Sample.refused_at)
+    stmt = (
+        select(Sample.enterprise_id, Sample.id, Inspector.code)
+        .join(sample_team, sample_team.c.sample_id == Sample.id)
+        .join(Inspector, Inspector.id == sample_team.c.inspector_id)
+        .where(visited.is_not(None))
+        .order_by(Sample.enterprise_id, visited, Sample.id)
+    )
+    latest: dict[int, tuple[int, list[str]]] = {}
+    for enterprise_id, sample_id, code in db.session.execute(stmt):
+        current = latest.get(enterprise_id)
+        if current is None or current[0] != sample_id:
+            latest[enterprise_id] = (sample_id, [code])
+        else:
+            current[1].append(code)
+    return {enterprise_id: tuple(codes) for enterprise_id, (_, codes) in latest.items()}
+
+
+def inspector_pool() -> tuple[list[algorithm.InspectorInfo], dict[str, int]]:
+    """Every inspector as the draw sees them, and their ids by code."""
+    rows = db.session.execute(select(Inspector.id, Inspector.code, Inspector.region, Inspector.active)).all()
+    return [algorithm.InspectorInfo(code, region, active) for _, code, region, active in rows], {
+        code: inspector_id for inspector_id, code, _, _ in rows}
+
+
+def lab_pool(children: dict[int, list[int]], category_codes: dict[int, str]) -> tuple[list[algorithm.LabInfo],
+                                                                                      dict[str, int]]:
+    """The active labs with the categories they may test (accreditation for a parent category
+    covers its children), and every lab's id by code."""
+    stmt = (
+        select(Lab.id, Lab.code, Lab.capacity, Lab.active, lab_categories.c.category_id)
+        .outerjoin(lab_categories, lab_categories.c.lab_id == Lab.id)
+    )
+    ids: dict[str, int] = {}
+    active: dict[str, tuple[int | None, set[int]]] = {}
+    for lab_id, code, capacity, is_active, category_id in db.session.execute(stmt):
+        ids[code] = lab_id
+        if is_active:
+            entry = active.setdefault(code, (capacity, set()))
+            if category_id is not None:
+                entry[1].add(category_id)
+    labs = [
+        algorithm.LabInfo(code, tuple(sorted(category_codes[c] for c in with_descendants(roots, children))), capacity)
+        for code, (capacity, roots) in active.items()
+    ]
+    return labs, ids
