@@ -15,7 +15,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from extensions import db
-from jobs import lapse, overdue, publish
+from jobs import followup, lapse, overdue, publish
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,7 @@ def job_table() -> list[tuple[str, object, dict]]:
         ("lapse_entries", lapse.lapse_expired, {"hour": 0, "minute": 40}),
         ("refresh_grades", lapse.refresh_grades, {"hour": 0, "minute": 45}),
         ("flag_overdue", overdue.flag_overdue, {"hour": 0, "minute": 50}),
+        ("flag_overdue_actions", followup.flag_overdue_actions, {"hour": 0, "minute": 55}),
     ]
 
 
