@@ -180,6 +180,20 @@ class DeadlineOutSchema(Schema):
     overdue = fields.Boolean()
 
 
+class ProducerOutSchema(Schema):
+    credit_code = fields.String(allow_none=True, metadata={"description": "when registered here"})
+    name = fields.String()
+    address = fields.String(allow_none=True)
+    registered = fields.Boolean(metadata={"description": "registered in this city's registry"})
+
+
+class PurchaseOutSchema(Schema):
+    platform = fields.String()
+    order_no = fields.String()
+    price = fields.Float(metadata={"description": "yuan (元)"})
+    received_on = _day()
+
+
 class SampleSummarySchema(Schema):
     sample_code = fields.String()
     plan_id = fields.Integer(allow_none=True)
@@ -194,6 +208,8 @@ class SampleSummarySchema(Schema):
     verdict = fields.String(allow_none=True)
     critical_failed = fields.Boolean()
     stage = fields.String(allow_none=True)
+    producer = fields.Nested(ProducerOutSchema, allow_none=True,
+                             metadata={"description": "the named producer (标称生产者); null before the visit"})
     product_name = fields.String(allow_none=True)
     batch_no = fields.String(allow_none=True)
     lab = fields.String(allow_none=True)
@@ -211,6 +227,8 @@ class SampleSchema(SampleSummarySchema):
     production_date = _day()
     quantity = fields.String(allow_none=True)
     reserve_quantity = fields.String(allow_none=True)
+    purchase = fields.Nested(PurchaseOutSchema, allow_none=True,
+                             metadata={"description": "the purchase of an online or cross-border sample"})
     visit_inspectors = _codes(allow_none=True)
     sampled_at = _instant()
     refused_at = _instant()

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -46,6 +47,7 @@ class Sample(Base):
         CheckConstraint(
             f"recheck_verdict IS NULL OR {enum_check('recheck_verdict', VERDICTS)}", name="recheck_verdict"
         ),
+        CheckConstraint("purchase_price_fen IS NULL OR purchase_price_fen >= 0", name="purchase_price_fen"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -63,7 +65,9 @@ class Sample(Base):
     status: Mapped[str] = mapped_column(String(16), default="planned", index=True)
     verdict: Mapped[str | None] = mapped_column(String(4))
     critical_failed: Mapped[bool] = mapped_column(Boolean, default=False)
-    final_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # set: the verdict counts
+    # The moment the verdict became final: a pass when notified, a failure when finalized after
+    # its objection window or retested, a refusal when recorded, imported history its sampling.
+    final_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     stage: Mapped[str | None] = mapped_column(String(16))
     product_name: Mapped[str | None] = mapped_column(String(200))
@@ -74,6 +78,16 @@ class Sample(Base):
     quantity: Mapped[str | None] = mapped_column(String(50))
     reserve_quantity: Mapped[str | None] = mapped_column(String(50))
     visit_inspector_codes: Mapped[list | None] = mapped_column(JSON)
+    # The named producer (标称生产者) on the label: a registered enterprise, or the name and address
+    # of one registered elsewhere. Set at the visit (default: the sampled enterprise itself).
+    producer_enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    producer_name: Mapped[str | None] = mapped_column(String(200))
+    producer_address: Mapped[str | None] = mapped_column(String(300))
+    # The purchase (买样) of an online or cross-border sample.
+    purchase_platform: Mapped[str | None] = mapped_column(String(64))
+    purchase_order_no: Mapped[str | None] = mapped_column(String(100))
+    purchase_price_fen: Mapped[int | None] = mapped_column(Integer)  # in fen (分), exact
+    purchase_received_on: Mapped[date | None] = mapped_column(Date)
 
     lab_id: Mapped[int | None] = mapped_column(ForeignKey("labs.id"), index=True)
     retest_lab_id: Mapped[int | None] = mapped_column(ForeignKey("labs.id"), index=True)
@@ -97,13 +111,16 @@ class Sample(Base):
     overdue: Mapped[list | None] = mapped_column(JSON)  # deadlines flagged by the job
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    enterprise: Mapped[Enterprise] = relationship()
+    enterprise: Mapped[Enterprise] = relationship(foreign_keys=[enterprise_id])
+    producer: Mapped[Enterprise | None] = relationship(foreign_keys=[producer_enterprise_id])
     category: Mapped[Category] = relationship()
     lab: Mapped[Lab | None] = relationship(foreign_keys=[lab_id])
     retest_lab: Mapped[Lab | None] = relationship(foreign_keys=[retest_lab_id])
     team: Mapped[list[Inspector]] = relationship(secondary=sample_team, order_by=Inspector.code)
     results: Mapped[list["Result"]] = relationship(back_populates="sample", order_by="Result.id")
     events: Mapped[list["SampleEvent"]] = relationship(back_populates="sample", order_by="SampleEvent.id")
+    reports: Mapped[list["RectificationReport"]] = relationship(
+        back_populates="sample", order_by="RectificationReport.id")
 
 
 class Result(Base):
@@ -170,6 +187,26 @@ class SampleEvent(Base):
     data: Mapped[dict | None] = mapped_column(JSON)
 
     sample: Mapped[Sample] = relationship(back_populates="events")
+
+
+class RectificationReport(Base):
+    """The enterprise's rectification report (整改报告), kept with the rectification: the file
+    itself (PDF or image, size-limited) and its SHA-256."""
+
+    __tablename__ = "rectification_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("samples.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    uploaded_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    sample: Mapped[Sample] = relationship(back_populates="reports")
 
 
 class IdempotencyRecord(Base):

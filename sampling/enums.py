@@ -21,7 +21,7 @@ PLAN_LEVELS = ("national", "provincial", "municipal")
 PLAN_KINDS = ("routine", "special", "risk")
 
 # Where a sample is taken.
-STAGES = ("production", "distribution", "online")
+STAGES = ("production", "distribution", "online", "cross_border")
 
 # A test item's, a result's and a sample's verdict.
 VERDICTS = ("pass", "fail")

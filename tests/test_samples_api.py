@@ -751,3 +751,35 @@ def test_the_services_take_who_acts_and_when(api, code, world):
     final = sample_service.move(code, "finalize", {}, supervisor, now=notified_at + timedelta(days=17))
     assert final["status"] == "final" and final["history"][-1]["actor"] == "system"
     assert final["final_at"] == (notified_at + timedelta(days=17)).isoformat()
+
+
+# When a verdict became final, and who made the product.
+
+def test_final_at_is_when_the_verdict_became_final_on_every_route(client, auth, factory, credit_calls):
+    world = make_world(factory)
+    api = Api(client, auth, world, base=now() - timedelta(days=50))
+    passed, objected, refused, expired = (world.samples[0], world.sample(), world.sample(), world.sample())
+    final = api.walk(passed.code, ["sampling", "receipt", "result", "notification"], "pass")
+    assert final["final_at"] == final["notified_at"]
+    api.walk(objected.code, ["sampling", "receipt", "result", "notification", "objection"])
+    assert api.get(objected.code).json["final_at"] is None  # still open while the retest is pending
+    retested = api.move(objected.code, "retest-result", "fail")
+    assert retested["final_at"] == retested["result"]["tested_at"] == api.at("retest-result")
+    refusal = api.move(refused.code, "refusal")
+    assert refusal["final_at"] == refusal["refused_at"] == api.at("refusal")
+    notified = api.walk(expired.code, ["sampling", "receipt", "result", "notification"])
+    assert notified["final_at"] is None
+    before = now()
+    closed = api.move(expired.code, "finalize")
+    assert before <= datetime.fromisoformat(closed["final_at"]) <= now()  # finalized after its window
+
+
+def test_the_sampled_enterprise_is_the_named_producer_unless_the_visit_says_otherwise(api, code, world):
+    assert api.get(code).json["producer"] is None  # nothing is known of the product before the visit
+    sampled = api.move(code, "sampling", stage="cross_border")
+    assert sampled["stage"] == "cross_border"
+    assert sampled["producer"] == {"credit_code": world.enterprise.credit_code, "name": world.enterprise.name,
+                                   "address": world.enterprise.address, "registered": True}
+    assert sampled["purchase"] is None
+    listed = api.client.get(API, headers=api.sup).json
+    assert listed[0]["producer"]["credit_code"] == world.enterprise.credit_code

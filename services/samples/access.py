@@ -98,7 +98,7 @@ def list_samples(user: User | None, query: dict):
     """A ``select`` of the samples ``user`` may see, filtered by plan, status, lab or inspector."""
     stmt = select(Sample).options(
         selectinload(Sample.enterprise), selectinload(Sample.category), selectinload(Sample.lab),
-        selectinload(Sample.retest_lab), selectinload(Sample.team),
+        selectinload(Sample.retest_lab), selectinload(Sample.team), selectinload(Sample.producer),
     ).order_by(Sample.id)
     stmt = visible_to(stmt, user)
     if "plan_id" in query:

@@ -130,6 +130,7 @@ def _sampling(sample: Sample, body: dict, user: User | None, now: datetime) -> N
     def change(s: Sample):
         s.sampled_at = at
         s.visit_inspector_codes = codes
+        s.producer = s.enterprise
         for name in ("stage", "product_name", "brand", "model", "batch_no", "production_date",
                      "quantity", "reserve_quantity"):
             if name in body:

@@ -20,6 +20,26 @@ def _code(row) -> str | None:
     return row.code if row is not None else None
 
 
+def producer_record(sample: Sample) -> dict | None:
+    """The named producer (标称生产者): a registered enterprise, or one registered elsewhere by
+    name and address; None before the visit (or for a refusal)."""
+    if sample.producer is not None:
+        p = sample.producer
+        return {"credit_code": p.credit_code, "name": p.name, "address": p.address, "registered": True}
+    if sample.producer_name:
+        return {"credit_code": None, "name": sample.producer_name, "address": sample.producer_address,
+                "registered": False}
+    return None
+
+
+def purchase_record(sample: Sample) -> dict | None:
+    """The purchase (买样) of an online or cross-border sample; None for the others."""
+    if sample.purchase_order_no is None:
+        return None
+    return {"platform": sample.purchase_platform, "order_no": sample.purchase_order_no,
+            "price": sample.purchase_price_fen / 100, "received_on": iso(sample.purchase_received_on)}
+
+
 def summary_record(sample: Sample) -> dict:
     """The fields a list of samples shows."""
     return {
@@ -27,7 +47,7 @@ def summary_record(sample: Sample) -> dict:
         "credit_code": sample.enterprise.credit_code, "enterprise_name": sample.enterprise.name,
         "category_code": sample.category.code, "period": sample.period, "level": sample.level,
         "kind": sample.kind, "source": sample.source, "status": sample.status, "verdict": sample.verdict,
-        "critical_failed": sample.critical_failed, "stage": sample.stage,
+        "critical_failed": sample.critical_failed, "stage": sample.stage, "producer": producer_record(sample),
         "product_name": sample.product_name, "batch_no": sample.batch_no,
         "lab": _code(sample.lab), "retest_lab": _code(sample.retest_lab),
         "inspectors": [i.code for i in sample.team],
@@ -71,6 +91,7 @@ def sample_record(sample: Sample, today: date) -> dict:
         "allowed_moves": lc.allowed_moves(sample.status, sample.verdict),
         "brand": sample.brand, "model": sample.model, "production_date": iso(sample.production_date),
         "quantity": sample.quantity, "reserve_quantity": sample.reserve_quantity,
+        "purchase": purchase_record(sample),
         "visit_inspectors": sample.visit_inspector_codes,
         "sampled_at": iso(sample.sampled_at), "refused_at": iso(sample.refused_at),
         "refusal_reason": sample.refusal_reason, "received_at": iso(sample.received_at),
