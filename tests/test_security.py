@@ -22,7 +22,7 @@ WRITE_METHODS = ("post", "put", "patch", "delete")
 ROLES = ("supervisor", "inspector", "lab")
 INJECTED = "<script>alert('x')</script>"
 # Placeholder values for path parameters; the token is checked before anything is looked up.
-PATH_VALUES = {"period": "2026Q4", "plan_id": "1", "entry_id": "1", "id": "1",
+PATH_VALUES = {"period": "2026Q4", "plan_id": "1", "entry_id": "1", "id": "1", "action_id": "1",
                "credit_code": make_code("91441900MA4W00001")}
 
 
