@@ -6,6 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from auth import current_principal, roles_required
 from blueprints.common import Blueprint
+from sampling.enums import ACTION_KINDS
 from sampling.lifecycle import DEADLINE_NAMES
 from services import calendar, samples
 
@@ -15,7 +16,7 @@ blp = Blueprint("overdue", __name__, url_prefix="/api/v1/reports",
 
 class OverdueQuerySchema(Schema):
     as_of = fields.Date(metadata={"description": "the day to judge by (default: today)"})
-    deadline = fields.String(validate=validate.OneOf(DEADLINE_NAMES))
+    deadline = fields.String(validate=validate.OneOf(DEADLINE_NAMES + ACTION_KINDS))
 
 
 class OverdueRowSchema(Schema):
@@ -26,9 +27,11 @@ class OverdueRowSchema(Schema):
     status = fields.String()
     lab = fields.String(allow_none=True)
     retest_lab = fields.String(allow_none=True)
-    deadline = fields.String(metadata={"description": "which deadline passed: " + ", ".join(DEADLINE_NAMES)})
+    deadline = fields.String(metadata={"description": "which deadline passed: " + ", ".join(DEADLINE_NAMES)
+                                       + "; or a follow-up action's kind: " + ", ".join(ACTION_KINDS)})
     due = fields.Date()
     days_overdue = fields.Integer()
+    action_id = fields.Integer(allow_none=True, metadata={"description": "the follow-up action past its due date"})
 
 
 @blp.route("/overdue")

@@ -75,11 +75,12 @@ def test_an_interview_on_a_final_failure(story, world):
 def test_each_kind_takes_its_own_fields(story, world, client):
     code = world.samples[0].code
     story.final_failure(code)
+    before = count(FollowUpAction), count(AuditEvent, AuditEvent.entity_type == "action")
     wrong = story.action(code, {"kind": "interview", "case_no": "东市监立〔2026〕12号"}, status=422)
     assert list(wrong["errors"]) == ["json.case_no"]
     bad_kind = story.action(code, {"kind": "warning"}, status=422)
     assert "json.kind" in bad_kind["errors"]
-    assert count(FollowUpAction) == 0 and count(AuditEvent, AuditEvent.entity_type == "action") == 0
+    assert (count(FollowUpAction), count(AuditEvent, AuditEvent.entity_type == "action")) == before
     case = story.action(code, {"kind": "case", "case_no": "东市监立〔2026〕12号"})
     assert case["case_no"] == "东市监立〔2026〕12号" and case["status"] == "open"
     decided = story.patch(case["id"], {"penalty": "没收违法所得，罚款2万元", "completed_at": now().isoformat()})
@@ -106,7 +107,7 @@ def test_a_recall_counts_what_came_back(story, world):
 
 def test_dates_may_not_be_in_the_future_nor_before_the_failure(story, world):
     code = world.samples[0].code
-    story.final_failure(code)
+    story.final_failure(code, critical=False)
     future = story.action(code, {"kind": "interview", "held_at": (now() + timedelta(days=2)).isoformat()},
                           status=422)
     assert list(future["errors"]) == ["held_at"]
@@ -118,7 +119,7 @@ def test_dates_may_not_be_in_the_future_nor_before_the_failure(story, world):
 
 def test_only_a_supervisor_records_follow_up(story, world, client, auth):
     code = world.samples[0].code
-    story.final_failure(code)
+    story.final_failure(code, critical=False)
     body = {"kind": "interview"}
     assert client.post(f"/api/v1/samples/{code}/actions", json=body).status_code == 401
     assert client.post(f"/api/v1/samples/{code}/actions", json=body, headers=story.insp).status_code == 403

@@ -18,7 +18,7 @@ from models.registry import Lab
 from models.samples import Result, ResultItem, Sample, SampleEvent
 from sampling import lifecycle as lc
 from sampling.errors import InvalidInput, RuleViolation
-from services import credit
+from services import actions, credit
 from services.audit import record_event
 from services.samples.access import (
     actor_label,
@@ -102,9 +102,11 @@ def verdict_became_final(sample: Sample, user: User | None) -> None:
     """The one place a sample's verdict becomes final (a notified pass, a failure finalized
     after its window or retested, a refusal); ``sample.final_at`` is already that moment.
 
-    The enterprise's record changed: its grade is recomputed in the same transaction.
+    The enterprise's record changed: its grade is recomputed in the same transaction. A
+    failure or refusal opens the follow-up it calls for (interview, referral).
     """
     credit.refresh_grades([sample.enterprise_id])
+    actions.on_final_failure(sample, actor=actor_label(user), at=sample.final_at)
 
 
 def _add_event(sample: Sample, action: str, from_status: str, at: datetime, data: dict,
@@ -259,6 +261,7 @@ def _recheck(sample: Sample, body: dict, user: User | None, now: datetime) -> No
 
     _apply(sample, "recheck", at, body, change, user)
     credit.refresh_grades([sample.enterprise_id])  # a failed recheck is a serious failure
+    actions.on_final_failure(sample, actor=actor_label(user), at=at)  # ...which calls for an interview
 
 
 PERFORMERS = {

@@ -9,8 +9,9 @@ from extensions import db
 from models.auth import User
 from models.samples import Sample, SampleEvent
 from sampling import lifecycle as lc
+from services import actions
 from services.audit import record_event
-from services.samples.access import actor_label, visible_to
+from services.samples.access import SUPERVISOR, actor_label, visible_to
 from services.samples.rules import deadline_rules, timeline
 
 SYSTEM = actor_label(None)
@@ -24,7 +25,8 @@ def _open_samples():
 
 def overdue_rows(user: User | None, on: date, deadline: str | None = None) -> list[dict]:
     """Every sample ``user`` may see with a deadline passed ``on`` a day: one row per passed
-    deadline, only ``deadline`` when named."""
+    deadline, then (for a supervisor) each follow-up action past its due date; only
+    ``deadline`` (a deadline's name or an action's kind) when named."""
     rules = deadline_rules()
     stmt = visible_to(_open_samples(), user).options(
         selectinload(Sample.enterprise), selectinload(Sample.lab), selectinload(Sample.retest_lab))
@@ -40,6 +42,8 @@ def overdue_rows(user: User | None, on: date, deadline: str | None = None) -> li
                 "retest_lab": sample.retest_lab.code if sample.retest_lab else None,
                 "deadline": d.name, "due": d.due, "days_overdue": (on - d.due).days,
             })
+    if user is None or user.role == SUPERVISOR:  # follow-up actions are the supervisors' business
+        rows += [row for row in actions.overdue_action_rows(on) if deadline in (None, row["deadline"])]
     return rows
 
 
