@@ -46,7 +46,8 @@ class Config:
 
     # The draw, and what a plan is when its body does not say.
     EXCLUSION_DAYS = 180
-    PLAN_DEFAULTS = {"team_size": 2, "avoid_same_region": True, "risk_weighting": False}
+    PLAN_DEFAULTS = {"team_size": 2, "avoid_same_region": True, "risk_weighting": False, "stage": "production",
+                     "uncovered_only": False}
     RISK_WEIGHTS = {"A": 0.5, "B": 1.0, "C": 2.0, "D": 4.0}
 
     # Red/black lists and credit grades.

@@ -10,7 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from auth import SUPERVISOR, actor_name, current_principal, roles_required
 from blueprints.common import Blueprint, PlainText, SelectPage, period_field
-from sampling.enums import GRADES, PLAN_KINDS, PLAN_LEVELS
+from sampling.enums import GRADES, PLAN_KINDS, PLAN_LEVELS, STAGES
 from services import calendar, draws, plans
 
 blp = Blueprint("plans", __name__, url_prefix="/api/v1/plans", description="Spot-check plans and the draw")
@@ -47,6 +47,14 @@ class PlanSchema(Schema):
     avoid_same_region = fields.Boolean(metadata={"description": "default true"})
     exclusion_days = fields.Integer(validate=validate.Range(min=0, max=3650),
                                     metadata={"description": "default 180 (the six-month rule)"})
+    stage = fields.String(validate=validate.OneOf(STAGES),
+                          metadata={"description": "which kind of enterprise is drawn: production (producers), "
+                                                   "distribution (sellers), online (online shops), cross_border "
+                                                   "(importers); default production"})
+    window_start = fields.Date(allow_none=True, metadata={"description": "first day of the sampling window"})
+    window_end = fields.Date(allow_none=True, metadata={"description": "last day of the sampling window"})
+    uncovered_only = fields.Boolean(metadata={"description": "only producers of key categories not sampled "
+                                                             "within the coverage window; default false"})
     seed_commitment = fields.String(dump_only=True, metadata={"description": "sha256 of the server seed"})
     created_at = fields.AwareDateTime(dump_only=True)
     drawn = fields.Function(lambda plan: plan.draw is not None, dump_only=True)

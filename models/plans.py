@@ -1,6 +1,6 @@
 """Spot-check plans (抽查计划), their one draw (抽取) and its selections."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Optional
 
 from sqlalchemy import (
@@ -8,6 +8,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     Float,
     ForeignKey,
     Integer,
@@ -18,10 +19,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from config import Config
 from models.base import Base, UTCDateTime, enum_check, utcnow
 from models.registry import Category
 from sampling.enums import PLAN_KINDS as KINDS
 from sampling.enums import PLAN_LEVELS as LEVELS
+from sampling.enums import STAGES
+
+# Rows made outside ``services.plans`` (test factories) get the plan defaults of the settings.
+PLAN_DEFAULTS = {**Config.PLAN_DEFAULTS, "exclusion_days": Config.EXCLUSION_DAYS}
 
 plan_categories = Table(
     "plan_categories",
@@ -38,6 +44,9 @@ class Plan(Base):
     __table_args__ = (
         CheckConstraint(enum_check("level", LEVELS), name="level"),
         CheckConstraint(enum_check("kind", KINDS), name="kind"),
+        CheckConstraint(enum_check("stage", STAGES), name="stage"),
+        CheckConstraint("window_start IS NULL OR window_end IS NULL OR window_start <= window_end",
+                        name="sampling_window"),
         CheckConstraint("team_size >= 2", name="team_size"),
         CheckConstraint("exclusion_days >= 0", name="exclusion_days"),
         CheckConstraint("sample_size IS NULL OR sample_size >= 1", name="sample_size"),
@@ -55,10 +64,15 @@ class Plan(Base):
     sample_size: Mapped[int | None] = mapped_column(Integer)
     sampling_ratio: Mapped[float | None] = mapped_column(Float)
     grade_ratios: Mapped[dict | None] = mapped_column(JSON)
-    risk_weighting: Mapped[bool] = mapped_column(Boolean, default=False)
-    team_size: Mapped[int] = mapped_column(Integer, default=2)
-    avoid_same_region: Mapped[bool] = mapped_column(Boolean, default=True)
-    exclusion_days: Mapped[int] = mapped_column(Integer, default=180)
+    risk_weighting: Mapped[bool] = mapped_column(Boolean, default=PLAN_DEFAULTS["risk_weighting"])
+    team_size: Mapped[int] = mapped_column(Integer, default=PLAN_DEFAULTS["team_size"])
+    avoid_same_region: Mapped[bool] = mapped_column(Boolean, default=PLAN_DEFAULTS["avoid_same_region"])
+    exclusion_days: Mapped[int] = mapped_column(Integer, default=PLAN_DEFAULTS["exclusion_days"])
+    stage: Mapped[str] = mapped_column(String(16), default=PLAN_DEFAULTS["stage"])  # which kind of enterprise
+    window_start: Mapped[date | None] = mapped_column(Date)  # the sampling window (a seasonal check)
+    window_end: Mapped[date | None] = mapped_column(Date)
+    # only producers of key categories not sampled within the coverage window
+    uncovered_only: Mapped[bool] = mapped_column(Boolean, default=PLAN_DEFAULTS["uncovered_only"])
     server_seed: Mapped[str] = mapped_column(String(64))
     seed_commitment: Mapped[str] = mapped_column(String(64))
     created_by: Mapped[str | None] = mapped_column(String(100))
@@ -82,7 +96,8 @@ class Draw(Base):
     public_entropy: Mapped[str] = mapped_column(String(500), default="")
     seed: Mapped[str] = mapped_column(String(64))
     registry_hash: Mapped[str] = mapped_column(String(64))
-    algorithm: Mapped[str] = mapped_column(String(64))
+    algorithm: Mapped[str] = mapped_column(String(64))  # its version, e.g. sha256-exp-tickets/2
+    allocation: Mapped[dict] = mapped_column(JSON, default=dict)  # stratum -> samples, as published
     snapshot: Mapped[bytes] = mapped_column(LargeBinary)  # zlib-compressed canonical JSON
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     drawn_by: Mapped[str | None] = mapped_column(String(100))

@@ -57,7 +57,8 @@ def draw_plan(plan_id: int, public_entropy: str, actor: str, now: datetime) -> d
     allocation = result.allocation
     draw = Draw(
         plan_id=plan.id, public_entropy=public_entropy, seed=seed, registry_hash=result.registry_hash,
-        algorithm=result.algorithm, snapshot=draw_record(result, rules), drawn_by=actor, drawn_at=now,
+        algorithm=result.algorithm, allocation=allocation, snapshot=draw_record(result, rules), drawn_by=actor,
+        drawn_at=now,
     )
     try:
         db.session.add(draw)
@@ -211,7 +212,7 @@ def _view(plan: Plan, draw: Draw, allocation: dict, selections: list[dict], publ
 def draw_view(plan_id: int, viewer: User | None) -> dict:
     """The draw as ``GET /plans/{id}/draw`` shows it, if ``viewer`` may see it."""
     draw, public = visible_draw(plan_id, viewer)
-    return _view(draw.plan, draw, stored_record(draw)["allocation"], selection_rows(draw), public)
+    return _view(draw.plan, draw, draw.allocation, selection_rows(draw), public)
 
 
 def publish_draw(plan_id: int, actor: str, now: datetime) -> dict:
@@ -221,7 +222,7 @@ def publish_draw(plan_id: int, actor: str, now: datetime) -> dict:
         draw.published_at = now
         record_event("publish", "draw", plan_id, after={"published_at": now}, actor=actor)
         db.session.commit()
-    return _view(draw.plan, draw, stored_record(draw)["allocation"], selection_rows(draw), True)
+    return _view(draw.plan, draw, draw.allocation, selection_rows(draw), True)
 
 
 def export_draw(plan_id: int, viewer: User | None) -> dict:
@@ -235,8 +236,8 @@ def _export(draw: Draw) -> dict:
     record = stored_record(draw)
     return algorithm.make_export(
         plan={"id": plan.id, "name": plan.name, "level": plan.level, "kind": plan.kind, "period": plan.period,
-              "category_codes": plan.category_codes, "regions": plan.regions,
-              "exclusion_days": plan.exclusion_days},
+              "stage": plan.stage, "category_codes": plan.category_codes, "regions": plan.regions,
+              "exclusion_days": plan.exclusion_days, "uncovered_only": plan.uncovered_only},
         rules=algorithm.DrawRules.from_dict(record["rules"]),
         server_seed=plan.server_seed, public_entropy=draw.public_entropy, seed=draw.seed,
         registry_hash_value=draw.registry_hash, snapshot=record["registry"],
@@ -268,4 +269,4 @@ def public_draw(plan_id: int) -> dict | None:
     if plan is None or plan.draw is None or not is_public(plan.draw):
         return None
     draw = plan.draw
-    return {"plan": plan, "draw": _view(plan, draw, stored_record(draw)["allocation"], selection_rows(draw), True)}
+    return {"plan": plan, "draw": _view(plan, draw, draw.allocation, selection_rows(draw), True)}

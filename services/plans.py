@@ -14,13 +14,14 @@ from sqlalchemy.orm import joinedload, selectinload
 from extensions import db
 from models.plans import Plan
 from sampling import draw as algorithm
-from sampling.errors import NotFound
+from sampling.errors import InvalidInput, NotFound
 from services.audit import record_event
 from services.registry import category_map
 
 PLAN_FIELDS = (
     "name", "level", "kind", "period", "regions", "sample_size", "sampling_ratio", "grade_ratios",
-    "risk_weighting", "team_size", "avoid_same_region", "exclusion_days",
+    "risk_weighting", "team_size", "avoid_same_region", "exclusion_days", "stage", "window_start", "window_end",
+    "uncovered_only",
 )
 
 
@@ -51,6 +52,10 @@ def plan_record(plan: Plan) -> dict:
 def create_plan(data: dict, actor: str, now: datetime) -> Plan:
     """A new plan with a fresh server seed; only its commitment is ever shown before the draw."""
     categories = category_map(data["category_codes"], "category_codes")
+    start, end = data.get("window_start"), data.get("window_end")
+    if start is not None and end is not None and start > end:
+        raise InvalidInput("the sampling window ends before it starts (抽样时段结束早于开始)",
+                           {"window_end": ["must not be before window_start"]})
     given = {name: data[name] for name in PLAN_FIELDS if data.get(name) is not None}
     fields = {**plan_defaults(), **given}
     fields["regions"] = sorted(set(fields.get("regions") or []))

@@ -75,6 +75,8 @@ def test_create_plan_returns_the_commitment_and_keeps_the_seed_secret(client, au
     plan = create_plan(client, sup, regions=["虎门镇", "长安镇"], risk_weighting=True)
     assert len(plan["seed_commitment"]) == 64 and int(plan["seed_commitment"], 16) >= 0
     assert plan["exclusion_days"] == 180 and plan["team_size"] == 2 and plan["drawn"] is False
+    assert plan["stage"] == "production" and plan["uncovered_only"] is False and plan["window_start"] is None
+    assert plan["avoid_same_region"] is True and plan["risk_weighting"] is True
     assert "server_seed" not in plan
     public = client.get(f"/api/v1/plans/{plan['id']}")
     assert public.status_code == 200 and public.get_json()["seed_commitment"] == plan["seed_commitment"]
@@ -103,6 +105,29 @@ def test_bad_plan_bodies_are_422_on_the_field(client, auth, world, overrides, fi
     body = response.get_json()
     assert set(body) == {"code", "status", "message", "errors"}
     assert any(field in key for key in body["errors"]), body
+    assert db.session.scalar(select(func.count()).select_from(Plan)) == 0
+
+
+def test_a_plan_keeps_its_stage_sampling_window_and_coverage_limit(client, auth, world):
+    sup = auth.headers("supervisor")
+    plan = create_plan(client, sup, stage="cross_border", window_start="2026-10-01", window_end="2027-02-28",
+                       uncovered_only=True, team_size=3, avoid_same_region=False)
+    again = client.get(f"/api/v1/plans/{plan['id']}").get_json()
+    for body in (plan, again):
+        assert body["stage"] == "cross_border" and body["uncovered_only"] is True
+        assert (body["window_start"], body["window_end"]) == ("2026-10-01", "2027-02-28")
+        assert body["team_size"] == 3 and body["avoid_same_region"] is False and body["risk_weighting"] is False
+
+
+@pytest.mark.parametrize("overrides, field", [
+    ({"stage": "retail"}, "stage"),
+    ({"window_start": "2026-12-01", "window_end": "2026-11-30"}, "window_end"),
+    ({"window_start": "2026-13-01"}, "window_start"),
+])
+def test_bad_stage_or_window_is_422_with_nothing_stored(client, auth, world, overrides, field):
+    response = client.post("/api/v1/plans", json=plan_body(**overrides), headers=auth.headers("supervisor"))
+    assert response.status_code == 422, response.get_json()
+    assert any(field in key for key in response.get_json()["errors"]), response.get_json()
     assert db.session.scalar(select(func.count()).select_from(Plan)) == 0
 
 
@@ -247,6 +272,59 @@ def test_exclusion_window_and_last_team_shape_the_next_draw(client, auth, world)
     last_team = {s["credit_code"]: set(s["inspectors"]) for s in drawn["selections"]}
     for sel in response.get_json()["selections"]:
         assert not set(sel["inspectors"]) & last_team.get(sel["credit_code"], set())
+
+
+def visited_days_ago(days: int) -> None:
+    """Every planned sample visited ``days`` ago, by its drawn team."""
+    for sample in db.session.scalars(select(Sample).where(Sample.status == "planned")):
+        sample.status, sample.sampled_at = "sampled", datetime.now(UTC) - timedelta(days=days)
+    db.session.commit()
+
+
+def drawn_codes(response) -> set[str]:
+    assert response.status_code == 201, response.get_json()
+    return {s["credit_code"] for s in response.get_json()["selections"]}
+
+
+def test_only_a_check_of_the_same_or_a_higher_level_keeps_an_enterprise_out(client, auth, world):
+    sup = auth.headers("supervisor")
+
+    def draw(level, size):
+        plan = create_plan(client, sup, level=level, sample_size=size, category_codes=["FZ-01"])
+        return client.post(f"/api/v1/plans/{plan['id']}/draw", json={}, headers=sup)
+
+    municipal = drawn_codes(draw("municipal", 10))
+    visited_days_ago(10)
+    # a municipal check does not keep anyone out of a provincial one: all 30 can be drawn
+    provincial = drawn_codes(draw("provincial", 30))
+    assert municipal < provincial
+    visited_days_ago(5)
+    # the provincial check keeps every enterprise out of a municipal and a provincial draw ...
+    for level in ("municipal", "provincial"):
+        refused = draw(level, 1)
+        assert refused.status_code == 409 and refused.get_json()["errors"]["rule"] == ["eligible_enterprises"]
+    # ... but not out of a national one
+    assert len(drawn_codes(draw("national", 30))) == 30
+
+
+def test_a_plan_naming_a_parent_category_draws_the_enterprises_of_its_children(client, auth, factory, world):
+    sup = auth.headers("supervisor")
+    parent = factory.category(code="JD", name="家用电器")
+    kettle = factory.category(code="JD-01", name="电水壶", parent=parent)
+    heater = factory.category(code="JD-02", name="电暖器", parent=parent)
+    grandchild = factory.category(code="JD-02-1", name="油汀", parent=heater)
+    members = [factory.enterprise([(kettle, heater, grandchild)[i % 3]], region=REGIONS[i % 3],
+                                  credit_code=make_code(f"91441900{900 + i:09d}")) for i in range(9)]
+    factory.lab([parent], code="LAB-JD")  # accredited for the parent: it may test every child
+    plan = create_plan(client, sup, category_codes=["JD"], sample_size=None, sampling_ratio=1)
+    response = client.post(f"/api/v1/plans/{plan['id']}/draw", json={}, headers=sup)
+    assert drawn_codes(response) == {e.credit_code for e in members}
+    selections = response.get_json()["selections"]
+    assert {s["category_code"] for s in selections} == {"JD-01", "JD-02", "JD-02-1"}
+    assert {s["lab"] for s in selections} == {"LAB-JD"}
+    assert all(s["stratum"].endswith("|" + s["category_code"]) for s in selections)
+    verdict = client.get(f"/api/v1/plans/{plan['id']}/draw/verify", headers=sup).get_json()
+    assert verdict == {"verified": True, "mismatches": []}
 
 
 # --- visibility, verification, export -----------------------------------------------------------
