@@ -21,7 +21,7 @@ def test_existing_draws_get_their_allocation_and_plans_their_defaults(tmp_path):
     with app.app_context():
         from extensions import db
 
-        upgrade(directory=MIGRATIONS, revision="b7e2c41d9a05")
+        upgrade(directory=MIGRATIONS, revision="c3a5e7f9b2d4")
         with db.engine.begin() as conn:
             conn.execute(text(
                 "INSERT INTO plans (id, name, level, kind, period, regions, risk_weighting, team_size, "

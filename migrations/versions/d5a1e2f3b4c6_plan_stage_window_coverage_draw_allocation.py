@@ -1,7 +1,7 @@
 """plans: stage, sampling window, uncovered_only; draws: allocation beside the snapshot
 
 Revision ID: d5a1e2f3b4c6
-Revises: b7e2c41d9a05
+Revises: c3a5e7f9b2d4
 Create Date: 2026-12-01 21:00:00
 
 A plan's stage decides which kind of enterprise its draw takes (existing plans drew producers:
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'd5a1e2f3b4c6'
-down_revision = 'b7e2c41d9a05'
+down_revision = 'c3a5e7f9b2d4'
 branch_labels = None
 depends_on = None
 
