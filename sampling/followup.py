@@ -53,19 +53,18 @@ def required_actions(*, final_on: date, serious: bool, refused: bool, recheck_fa
 
     A serious failure or a refusal: an interview (约谈) within ``interview_days`` of the day
     it became final (a failed recheck: of the recheck). A failure of a producer registered
-    elsewhere: a referral (移送) to its authority within ``referral_days``.
+    elsewhere: a referral (移送) to its authority within ``referral_days`` (the failure is not
+    held against the seller here, so it calls for no interview here).
     """
-    interview_due = final_on + timedelta(days=interview_days)
-    wanted = []
     if refused:
-        wanted.append(Requirement(INTERVIEW, REFUSAL, interview_due))
-    elif recheck_failed:
-        wanted.append(Requirement(INTERVIEW, RECHECK_FAILED, interview_due))
-    elif serious:
-        wanted.append(Requirement(INTERVIEW, SERIOUS_FAILURE, interview_due))
-    if producer_elsewhere and not refused and not recheck_failed:
-        wanted.append(Requirement(REFERRAL, PRODUCER_ELSEWHERE, final_on + timedelta(days=referral_days)))
-    return wanted
+        return [Requirement(INTERVIEW, REFUSAL, final_on + timedelta(days=interview_days))]
+    if producer_elsewhere:  # its own authority deals with it; nobody here to interview
+        return [Requirement(REFERRAL, PRODUCER_ELSEWHERE, final_on + timedelta(days=referral_days))]
+    if recheck_failed:
+        return [Requirement(INTERVIEW, RECHECK_FAILED, final_on + timedelta(days=interview_days))]
+    if serious:
+        return [Requirement(INTERVIEW, SERIOUS_FAILURE, final_on + timedelta(days=interview_days))]
+    return []
 
 
 def is_overdue(status: str, due: date | None, on: date) -> bool:

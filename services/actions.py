@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from extensions import db
 from models.actions import FollowUpAction
-from models.samples import Sample
+from models.samples import RectificationReport, Sample
 from sampling import credit
 from sampling import followup as fu
 from sampling import lifecycle as lc
@@ -161,8 +161,9 @@ def _emit_follow_up(action: FollowUpAction, at: datetime) -> None:
 
 
 def responsible_code(sample: Sample) -> str:
-    """The credit code the failure is held against (the sampled enterprise)."""
-    return sample.enterprise.credit_code
+    """The credit code partners file the event under: the named producer when it is registered
+    here, else the sampled enterprise (a refusal, or a producer registered elsewhere)."""
+    return (sample.producer or sample.enterprise).credit_code
 
 
 # Writing.
@@ -228,8 +229,8 @@ def _serious(sample: Sample) -> tuple[bool, list[str]]:
 
 
 def producer_elsewhere(sample: Sample) -> bool:
-    """The named producer is registered elsewhere (a name, no enterprise here)."""
-    return bool(getattr(sample, "producer_name", None)) and getattr(sample, "producer_enterprise_id", None) is None
+    """The named producer (标称生产者) is registered elsewhere: a name, no enterprise here."""
+    return sample.producer_enterprise_id is None and bool(sample.producer_name)
 
 
 def requirements(sample: Sample) -> list[fu.Requirement]:
@@ -278,8 +279,8 @@ def on_final_failure(sample: Sample, *, actor: str, at: datetime) -> list[Follow
 
 
 def _authority_of(sample: Sample) -> str:
-    """Whom a referral of a producer registered elsewhere goes to."""
-    where = getattr(sample, "producer_address", None) or getattr(sample, "producer_name", "")
+    """Whom a referral of a producer registered elsewhere goes to: its local authority."""
+    where = "，".join(part for part in (sample.producer_name, sample.producer_address) if part)
     return f"标称生产者所在地市场监督管理部门（{where}）"
 
 
@@ -331,16 +332,13 @@ def follow_up_summaries(sample_ids: Iterable[int]) -> dict[int, str | None]:
             .where(FollowUpAction.sample_id.in_(chunk))
         ):
             facts[sample_id].append(fu.ActionFacts(kind, status, case_no))
+        reported = set(db.session.scalars(
+            select(RectificationReport.sample_id).where(RectificationReport.sample_id.in_(chunk))))
         for sample in db.session.scalars(select(Sample).where(Sample.id.in_(chunk))):
             labels = fu.summary_labels(
                 failed=is_final_failure(sample), actions=facts[sample.id],
-                rectifying=sample.status == lc.RECTIFYING, report_submitted=report_submitted(sample),
+                rectifying=sample.status == lc.RECTIFYING, report_submitted=sample.id in reported,
                 recheck=sample.recheck_verdict,
             )
             summaries[sample.id] = fu.summary_text(labels)
     return summaries
-
-
-def report_submitted(sample: Sample) -> bool:
-    """The enterprise's rectification report is on file."""
-    return getattr(sample, "rectification_report_sha256", None) is not None

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from extensions import db
 from models.actions import FollowUpAction
 from models.audit import AuditEvent
+from models.samples import Sample
 from sampling import credit
 from services import calendar, samples
 from services.events import feed
@@ -132,3 +133,26 @@ def test_an_overdue_interview_is_in_the_overdue_report_for_supervisors(story, wo
     held = story.patch(interview.id, {"held_at": now().isoformat()})
     assert held["status"] == "done"
     assert client.get(f"/api/v1/reports/overdue?as_of={late}&deadline=interview", headers=story.sup).json == []
+
+
+def test_a_failure_of_a_producer_registered_elsewhere_calls_for_a_referral_within_10_days(story, world):
+    code = world.samples[0].code
+    story.tested(code, "fail", critical=True)
+    sample = db.session.scalar(select(Sample).where(Sample.code == code))
+    sample.producer, sample.producer_name, sample.producer_address = None, "佛山市某电器有限公司", "佛山市顺德区北滘镇"
+    db.session.commit()
+    story.post(code, "notification", {"notified_at": story.at(6)}, story.sup)
+    assert actions_of(code) == []  # not final yet: open to objection
+    story.post(code, "finalize", {}, story.sup)
+    [referral] = actions_of(code)
+    final_on = calendar.local_date(referral.sample.final_at)
+    assert (referral.kind, referral.basis, referral.status) == ("referral", "producer_elsewhere", "open")
+    assert referral.due_date == final_on + timedelta(days=10)
+    assert referral.to_authority == "标称生产者所在地市场监督管理部门（佛山市某电器有限公司，佛山市顺德区北滘镇）"
+    [sent] = events_of("follow_up")
+    assert sent.data["kind"] == "referral" and sent.data["due_date"] == referral.due_date.isoformat()
+    late = (referral.due_date + timedelta(days=1)).isoformat()
+    rows = story.client.get(f"/api/v1/reports/overdue?as_of={late}&deadline=referral", headers=story.sup).json
+    assert [(r["sample_code"], r["days_overdue"]) for r in rows] == [(code, 1)]
+    done = story.patch(referral.id, {"to_authority": "佛山市顺德区市场监督管理局", "completed_at": now().isoformat()})
+    assert done["status"] == "done" and done["to_authority"] == "佛山市顺德区市场监督管理局"
