@@ -1,14 +1,15 @@
-"""A finished past quarter for the demo city, run through the real services.
+"""The demo city's record: two years of checks, a finished quarter and the current one under way.
 
-``load_past_quarter()`` gives the demo what a city has after its first quarter on the
-service: a record imported from the old system (two earlier checks per enterprise), a plan
-for the quarter just ended, its 双随机 draw, the sampling visits (one refusal), results with
-some failures (one on a safety item), an objection overturned by the retest, the unchallenged
-failures made final, and the published red and black lists.
-
-Event times are the client's, as in real use: the story is told at dates inside the quarter.
-The draw is stamped at the quarter's start, since the demo records it after the fact; nothing
-else is back-dated.
+Run through the real services with the clock they are given, as a city would have lived it:
+- ``load_history``: the seven quarters before the last one, imported from the old system
+  (CSV, all or nothing), with failures spread over each standard's real test items;
+- ``load_past_quarter``: the quarter just ended, lived on the service: a plan announced before
+  the quarter, its 双随机 draw, visits (one refusal), results, an objection overturned by the
+  retest, failures made final, rectification and recheck;
+- ``publish_past_lists``: every ended quarter's red and black lists, oldest first;
+- ``load_current_quarter``: the quarter under way, one sample at every stage of the life
+  cycle, and a special plan announced but not drawn yet.
+Event times are the client's, as in real use; every step is told at the moment it happened.
 """
 
 import csv
@@ -20,66 +21,101 @@ from sqlalchemy import select
 
 from extensions import db
 from models.auth import User
-from models.registry import Category, Enterprise
+from models.registry import Category, Enterprise, Lab
 from models.samples import Sample
 from sampling import credit
+from scripts.demo import FAILURE_RATES, ITEMS, LABS, PRODUCTS
 from services import calendar, draws, history, lists, plans, samples
 from services.calendar import timezone
 
-HISTORY_HEADER = history.HISTORY_HEADER
-ITEMS = {  # a few test items per product family: (name, requirement, passing value, failing value, critical)
-    "default": [("标识标志", "符合GB 5296", "符合", "缺少中文标识", False),
-                ("外观质量", "无破损、无毛刺", "符合", "有毛刺", False),
-                ("有害物质限量", "≤0.1%", "0.02%", "0.35%", True)],
-}
+HISTORY_QUARTERS = 7  # imported; with the quarter just ended, eight continuous quarters
+LEVELS = ("municipal",) * 8 + ("provincial",) * 2 + ("national",)
 
 
-def load_past_quarter(seed: int = 2026, sample_size: int = 30, period: str | None = None) -> dict:
-    """Run a whole past quarter with the real services and publish its lists; a summary."""
-    rng = random.Random(seed)
-    tz = timezone()
-    period = period or credit.quarter_just_ended(timezone=str(tz))
-    start = datetime.combine(credit.period_start(period), time(9, 0), tzinfo=tz)
-    _import_old_record(rng, start)
-    drawn_at = start + timedelta(days=2)  # the demo records the quarter after the fact
-    plan = plans.create_plan({
-        "name": f"{period} 东莞市产品质量市级监督抽查", "level": "municipal", "kind": "routine",
-        "period": period, "category_codes": _categories_with_enterprises(), "sample_size": sample_size,
-        "risk_weighting": True, "team_size": 2,
-    }, actor="demo", now=start)
-    draws.draw_plan(plan.id, public_entropy=f"demo:{seed}", actor="demo", now=drawn_at)
-    counts = _run_samples(rng, plan.id, start + timedelta(days=2))
-    publication, _ = lists.publish_lists(period, "demo")
-    red = sum(e.list == "red" for e in publication.entries)
-    return {"period": period, "plan_id": plan.id, **counts, "red": red, "black": len(publication.entries) - red}
+def quarters_before(period: str, count: int) -> list[str]:
+    """The ``count`` quarters before ``period``, oldest first."""
+    found = []
+    for _ in range(count):
+        period = credit.previous_period(period)
+        found.append(period)
+    return found[::-1]
 
 
-def _categories_with_enterprises() -> list[str]:
+def at_nine(day) -> datetime:
+    """09:00 on a regulator's calendar day."""
+    return datetime.combine(day, time(9, 0), tzinfo=timezone())
+
+
+def leaf_codes() -> list[str]:
+    """Leaf categories some enterprise makes."""
     codes = db.session.scalars(select(Category.code).where(Category.parent_id.is_not(None)).order_by(Category.code))
     return [c for c in codes if db.session.scalar(
         select(Enterprise.id).where(Enterprise.categories.any(Category.code == c)).limit(1))]
 
 
-def _import_old_record(rng: random.Random, start: datetime) -> None:
-    """Two earlier checks per enterprise from the old system: mostly passes, a few failures."""
+def lab_codes_for(category: str) -> list[str]:
+    """The demo labs accredited for ``category``."""
+    family = category.split("-")[0]
+    return [code for code, _, _, scopes, _ in LABS if category in scopes or family in scopes]
+
+
+def failing_items(rng: random.Random, category: str, critical: bool | None = None) -> list:
+    """One or two items of the category that fail, the usual suspects more often."""
+    items = [i for i in ITEMS[category] if critical is None or i.critical == critical] or ITEMS[category]
+    first = rng.choices(items, weights=[i.weight for i in items])[0]
+    failed = {first}
+    if rng.random() < 0.2:
+        failed.add(rng.choice(ITEMS[category]))
+    return [i for i in ITEMS[category] if i in failed]
+
+
+def item_rows(category: str, failed: list) -> list[dict]:
+    """A result's items: every item of the standard, measured."""
+    return [{"name": i.name, "requirement": i.requirement, "measured": i.bad if i in failed else i.good,
+             "unit": i.unit, "verdict": "fail" if i in failed else "pass", "critical": i.critical}
+            for i in ITEMS[category]]
+
+
+# --- history -----------------------------------------------------------------------------
+
+
+def load_history(seed: int = 2026, current: str | None = None, per_quarter: int = 55) -> int:
+    """Import the seven quarters before the last one; regular makers are checked every half-year."""
+    rng = random.Random(seed + 1)
+    current = current or credit.period_of(calendar.today())
+    quarters = quarters_before(credit.previous_period(current), HISTORY_QUARTERS)
+    enterprises = [e for e in db.session.scalars(select(Enterprise).order_by(Enterprise.credit_code))
+                   if e.categories and e.status == "active"]
+    regulars = enterprises[::9]  # large makers of key products: sampled every other quarter
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(HISTORY_HEADER)
-    enterprises = db.session.scalars(select(Enterprise).order_by(Enterprise.credit_code)).all()
-    for n, enterprise in enumerate(enterprises):
-        if not enterprise.categories:
-            continue
-        category = enterprise.categories[0].code
-        for months in (15, 9):  # outside the draw's six-month exclusion window
-            day = credit.add_months(start.date(), -months) + timedelta(days=rng.randrange(20))
-            failed = rng.random() < 0.08
+    writer.writerow(history.HISTORY_HEADER)
+    rows = 0
+    for q, period in enumerate(quarters):
+        chosen = [e for i, e in enumerate(regulars) if (i + q) % 2 == 0]
+        others = [e for e in enterprises if e not in chosen]
+        chosen += rng.sample(others, max(per_quarter - len(chosen), 0))
+        start = credit.period_start(period)
+        for n, enterprise in enumerate(chosen):
+            category = rng.choice(enterprise.categories).code
+            day = start + timedelta(days=rng.randrange(80))
+            level = rng.choice(LEVELS)
+            refused = rng.random() < 0.01
+            failed = [] if refused or rng.random() >= FAILURE_RATES[category] else failing_items(rng, category)
+            verdict = "refused" if refused else "fail" if failed else "pass"
             writer.writerow([
-                enterprise.credit_code, category, credit.period_of(day), "municipal", "routine", "production",
-                day.isoformat(), "fail" if failed else "pass", "外观质量" if failed else "", "false",
-                "东莞市质量监督检测中心", f"DG{day:%Y%m}{n:04d}",
+                enterprise.credit_code, category, period, level, "routine", "production", day.isoformat(), verdict,
+                ";".join(i.name for i in failed), "true" if any(i.critical for i in failed) else "false",
+                "" if refused else rng.choice(lab_codes_for(category)),
+                "" if refused else f"DG{day:%Y%m%d}{n:03d}",
             ])
+            rows += 1
     out.seek(0)
     history.import_history(out)
+    return rows
+
+
+# --- lived quarters ----------------------------------------------------------------------
 
 
 def _acting(role: str, **bound) -> User:
@@ -87,52 +123,203 @@ def _acting(role: str, **bound) -> User:
     return User(name=f"demo-{role}", role=role, **bound)
 
 
-def _items(verdict: str, critical: bool = False) -> list[dict]:
-    rows = []
-    for name, requirement, good, bad, is_critical in ITEMS["default"]:
-        failing = verdict == "fail" and is_critical == critical
-        rows.append({"name": name, "requirement": requirement, "measured": bad if failing else good,
-                     "verdict": "fail" if failing else "pass", "critical": is_critical})
-    return rows
+class Story:
+    """Moves one sample along its life cycle, each step at its own moment."""
+
+    def __init__(self, rng: random.Random, code: str, n: int):
+        self.rng, self.code, self.n = rng, code, n
+        sample = samples.get_sample(code)
+        self.category = sample.category.code
+        self.team = [i.code for i in sample.team]
+        self.inspector = _acting("inspector", inspector_id=sample.team[0].id)
+        self.lab = _acting("lab", lab_id=sample.lab_id)
+
+    def move(self, action: str, body: dict, user, at: datetime) -> None:
+        samples.move(self.code, action, body, user, at + timedelta(minutes=5))
+
+    def refuse(self, at: datetime) -> None:
+        self.move("refusal", {"refused_at": at, "reason": "企业负责人拒绝在抽样单上签字并拒绝抽样",
+                              "inspector_codes": self.team}, self.inspector, at)
+
+    def sample(self, at: datetime, stage: str = "production") -> None:
+        brand = self.rng.choice(("美的思", "华力", "星辰", "宏达", "利源", "恒盛", "创美", "嘉宝"))
+        self.move("sampling", {
+            "sampled_at": at, "stage": stage, "product_name": self.rng.choice(PRODUCTS[self.category]), "brand": brand,
+            "model": f"{brand[:1]}{self.rng.choice('ABCDHKMSTX')}-{self.rng.randint(100, 999)}",
+            "batch_no": f"{at:%Y%m}{self.rng.randint(10, 99)}", "production_date": (at - timedelta(days=30)).date(),
+            "quantity": "6件", "reserve_quantity": "3件", "inspector_codes": self.team,
+        }, self.inspector, at)
+
+    def receive(self, at: datetime) -> None:
+        self.move("receipt", {"received_at": at}, self.lab, at)
+
+    def test(self, at: datetime, failed: list) -> None:
+        self.move("result", {"report_no": f"JY{at:%Y%m%d}{self.n:03d}", "tested_at": at,
+                             "items": item_rows(self.category, failed)}, self.lab, at)
+
+    def notify(self, at: datetime) -> None:
+        self.move("notification", {"notified_at": at}, None, at)
+
+    def object(self, at: datetime) -> None:
+        self.move("objection", {"filed_at": at, "reason": "企业对检验结论有异议，申请复检"}, None, at)
+
+    def retest(self, at: datetime, failed: list) -> None:
+        retest_lab = _acting("lab", lab_id=samples.get_sample(self.code).retest_lab_id)
+        self.move("retest-result", {"report_no": f"FJ{at:%Y%m%d}{self.n:03d}", "tested_at": at,
+                                    "items": item_rows(self.category, failed)}, retest_lab, at)
+
+    def finalize(self, at: datetime) -> None:
+        self.move("finalize", {}, None, at)
+
+    def rectify(self, at: datetime) -> None:
+        self.move("rectification", {"due_date": (at + timedelta(days=50)).date(), "notes": "责令限期整改"}, None, at)
+
+    def recheck(self, at: datetime, verdict: str = "pass") -> None:
+        self.move("recheck", {"rechecked_at": at, "verdict": verdict, "report_no": f"FC{at:%Y%m%d}{self.n:03d}"},
+                  None, at)
 
 
-def _run_samples(rng: random.Random, plan_id: int, drawn_at: datetime) -> dict:
-    """Sampling, tests, notification, one objection and retest, one refusal; finalize the rest."""
-    codes = list(db.session.scalars(select(Sample.code).where(Sample.plan_id == plan_id).order_by(Sample.code)))
-    stories = ["refusal", "overturned", "critical"] + ["fail"] * max(len(codes) // 8, 1)
+def plan_codes(plan_id: int) -> list[str]:
+    """The plan's sample codes in draw order."""
+    return list(db.session.scalars(select(Sample.code).where(Sample.plan_id == plan_id).order_by(Sample.code)))
+
+
+def announce_and_draw(name: str, period: str, announced: datetime, drawn: datetime, **rules) -> int:
+    """A plan announced at ``announced`` and drawn at ``drawn``; its id."""
+    plan = plans.create_plan({"name": name, "level": "municipal", "kind": "routine", "period": period,
+                              "category_codes": leaf_codes(), "team_size": 2, **rules}, actor="demo", now=announced)
+    issue = f"{drawn:%Y}{drawn.timetuple().tm_yday:03d}"
+    lottery = f"福彩3D {issue}期开奖号码 {drawn.day % 10} {drawn.month % 10} {plan.id % 10}"
+    draws.draw_plan(plan.id, public_entropy=lottery, actor="demo", now=drawn)
+    return plan.id
+
+
+def load_past_quarter(seed: int = 2026, sample_size: int = 40, period: str | None = None) -> dict:
+    """Live the quarter just ended on the service and publish its lists; a summary."""
+    rng = random.Random(seed)
+    period = period or credit.quarter_just_ended(calendar.now(), timezone=str(timezone()))
+    start = at_nine(credit.period_start(period))
+    plan_id = announce_and_draw(f"{period[:4]}年第{'一二三四'[int(period[-1]) - 1]}季度东莞市产品质量市级监督抽查",
+                                period, start - timedelta(days=12), start + timedelta(days=2),
+                                sample_size=sample_size, risk_weighting=True)
+    codes = plan_codes(plan_id)
+    stories = ["refusal", "overturned", "critical"] + ["fail"] * max(len(codes) // 9, 1)
     stories += ["pass"] * (len(codes) - len(stories))
     rng.shuffle(stories)
     counts = {"samples": len(codes), "passed": 0, "failed": 0, "refused": 0}
-    now = calendar.now()
     for n, (code, story) in enumerate(zip(codes, stories, strict=True)):
-        at = drawn_at + timedelta(days=5 + n % 20, hours=n % 7)
-        sample = samples.get_sample(code)
-        team = [i.code for i in sample.team]
-        inspector = _acting("inspector", inspector_id=sample.team[0].id)
+        live = Story(rng, code, n)
+        at = start + timedelta(days=5 + n % 25, hours=n % 7)
         if story == "refusal":
-            samples.move(code, "refusal", {"refused_at": at, "reason": "企业拒绝检查人员进入仓库抽样",
-                                            "inspector_codes": team}, inspector, now)
+            live.refuse(at)
             counts["refused"] += 1
             continue
-        samples.move(code, "sampling", {
-            "sampled_at": at, "stage": rng.choice(("production", "production", "distribution", "online")),
-            "product_name": f"{sample.category.name}（型号 {n + 1:03d}）", "batch_no": f"{at:%Y%m%d}{n:02d}",
-            "quantity": "6件", "reserve_quantity": "3件", "inspector_codes": team,
-        }, inspector, now)
-        lab = _acting("lab", lab_id=sample.lab_id)
-        samples.move(code, "receipt", {"received_at": at + timedelta(days=1)}, lab, now)
-        verdict = "pass" if story == "pass" else "fail"
-        samples.move(code, "result", {"report_no": f"JY{at:%Y%m%d}{n:03d}", "tested_at": at + timedelta(days=12),
-                                      "items": _items(verdict, critical=story == "critical")}, lab, now)
-        samples.move(code, "notification", {"notified_at": at + timedelta(days=15)}, None, now)
+        live.sample(at)
+        live.receive(at + timedelta(days=1))
+        failed = [] if story == "pass" else failing_items(rng, live.category, critical=True if story == "critical"
+                                                          else None)
+        live.test(at + timedelta(days=12), failed)
+        live.notify(at + timedelta(days=15))
         if story == "overturned":
-            samples.move(code, "objection", {"filed_at": at + timedelta(days=20),
-                                             "reason": "企业对检验结果提出异议，申请复检"}, None, now)
-            retest_lab = _acting("lab", lab_id=samples.get_sample(code).retest_lab_id)
-            samples.move(code, "retest-result", {"report_no": f"FJ{at:%Y%m%d}{n:03d}",
-                                                 "tested_at": at + timedelta(days=35), "items": _items("pass")},
-                         retest_lab, now)
-        elif verdict == "fail":
-            samples.move(code, "finalize", {}, None, now)
-        counts["passed" if story in ("pass", "overturned") else "failed"] += 1
-    return counts
+            live.object(at + timedelta(days=20))
+            live.retest(at + timedelta(days=35), [])
+        elif failed:
+            live.finalize(at + timedelta(days=31))
+            if n % 2 == 0:
+                live.rectify(at + timedelta(days=33))
+                live.recheck(at + timedelta(days=55))
+        counts["passed" if not failed or story == "overturned" else "failed"] += 1
+    publish_past_lists(period)  # the quarters before it were published in their time
+    publication = publish_in_time(period)
+    red = sum(e.list == "red" for e in publication.entries)
+    return {"period": period, "plan_id": plan_id, **counts, "red": red, "black": len(publication.entries) - red}
+
+
+def publish_past_lists(current: str | None = None) -> list[str]:
+    """Publish the lists of every ended quarter with data, oldest first (as the scheduler would have)."""
+    current = current or credit.period_of(calendar.today())
+    periods = sorted(set(db.session.scalars(select(Sample.period).where(Sample.period < current))),
+                     key=credit.period_key)
+    for period in periods:
+        publish_in_time(period)
+    return periods
+
+
+def publish_in_time(period: str):
+    """Publish a period's lists, dated when the scheduler would have: 00:30 on the next quarter's first day."""
+    publication, created = lists.publish_lists(period, "scheduler")
+    due = datetime.combine(credit.period_start(credit.next_period(period)), time(0, 30), tzinfo=timezone())
+    if created and due < publication.published_at:  # the demo records the past after the fact
+        publication.published_at = due
+        db.session.commit()
+    return publication
+
+
+# The current quarter: which stage each sample is left at, and the days ago of its steps.
+CURRENT = (
+    ["planned"] * 5 + ["refused", "sampled", "sampled", "testing", "testing", "testing", "tested", "tested",
+                       "notified", "notified", "objection", "final_fail", "final_fail", "rectifying", "rechecked"]
+    + ["final_pass"] * 10
+)
+
+
+def load_current_quarter(seed: int = 2026) -> dict:
+    """The quarter under way: a plan with a sample at every stage, and one announced, not drawn."""
+    rng = random.Random(seed + 2)
+    now = calendar.now()
+    period = credit.period_of(calendar.today())
+    ago = lambda days: now - timedelta(days=days, hours=rng.randint(1, 5))  # noqa: E731
+    plan_id = announce_and_draw(f"{period[:4]}年第{'一二三四'[int(period[-1]) - 1]}季度东莞市重点工业产品质量监督抽查",
+                                period, ago(52), ago(46), sample_size=len(CURRENT))
+    codes = plan_codes(plan_id)
+    stages = CURRENT[: len(codes)]
+    for n, (code, stage) in enumerate(zip(codes, stages, strict=True)):
+        live_through(Story(rng, code, 500 + n), stage, ago)
+    special = plans.create_plan({
+        "name": f"{period[:4]}年儿童用品质量安全专项监督抽查", "level": "municipal", "kind": "special",
+        "period": period, "category_codes": ["WJ-02", "TC-01", "JJ-01", "XL-01"], "sample_size": 12,
+        "team_size": 2}, actor="demo", now=ago(3))
+    return {"period": period, "plan_id": plan_id, "announced_plan_id": special.id, "samples": len(codes)}
+
+
+def live_through(story: Story, stage: str, ago) -> None:
+    """Take one sample of the current quarter as far as ``stage``, at moments counted back from now."""
+    if stage == "planned":
+        return
+    if stage == "refused":
+        story.refuse(ago(40))
+        return
+    failing = stage in ("notified", "objection", "final_fail", "rectifying", "rechecked")
+    failed = failing_items(story.rng, story.category) if failing else []
+    steps = {  # days ago of: sampling, receipt, result, notification
+        "sampled": (3, None, None, None), "testing": (12, 11, None, None), "tested": (16, 15, 2, None),
+        "notified": (20, 19, 8, 5), "objection": (30, 29, 16, 12), "final_fail": (40, 39, 33, 30),
+        "rectifying": (42, 41, 36, 34), "rechecked": (44, 43, 38, 37), "final_pass": (35, 34, 20, 18),
+    }[stage]
+    sampled, received, tested, notified = steps
+    story.sample(ago(sampled))
+    if received is None:
+        return
+    story.receive(ago(received))
+    if tested is None:
+        return
+    story.test(ago(tested), failed)
+    if notified is None:
+        return
+    story.notify(ago(notified))
+    if stage == "objection":
+        story.object(ago(6))
+    elif stage in ("final_fail", "rectifying", "rechecked"):
+        story.finalize(ago(notified - 16))
+        if stage in ("rectifying", "rechecked"):
+            story.rectify(ago(notified - 17))
+        if stage == "rechecked":
+            story.recheck(ago(2))
+
+
+def demo_team() -> tuple[list, Lab, str | None]:
+    """The team, lab and code of the current quarter's last sample still planned (for the demo's tokens)."""
+    sample = db.session.scalar(select(Sample).where(Sample.status == "planned").order_by(Sample.id.desc()))
+    if sample is None:
+        return [], db.session.scalar(select(Lab).order_by(Lab.code)), None
+    return list(sample.team), sample.lab, sample.code

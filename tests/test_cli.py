@@ -49,8 +49,12 @@ def test_demo_loads_a_city_once(app, db_session, client):
     assert result.exit_code == 0, result.output
     published = client.get("/api/v1/lists").json
     with open(app.config["DEMO_TOKENS_FILE"], encoding="utf-8") as handle:
-        tokens = dict(line.split() for line in handle)
+        rows = [line.rstrip("\n").split("\t") for line in handle if not line.startswith("#")]
+    tokens = {row[0]: row[-1] for row in rows}
     assert set(tokens) == {"supervisor", "inspector", "inspector2", "lab"}
+    labels = {row[0]: (row[1], row[2]) for row in rows}  # each token says whose it is
+    assert labels["supervisor"] == ("supervisor", "-") and labels["lab"][0] == "lab"
+    assert labels["inspector"][1].startswith("INS") and labels["lab"][1].startswith("LAB")
     supervisor = {"Authorization": f"Bearer {tokens['supervisor']}"}
     assert client.get("/api/v1/plans/1/draw/verify", headers=supervisor).json["verified"] is True
     assert published and published[0]["red"] and published[0]["black"]  # a finished past quarter

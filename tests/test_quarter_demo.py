@@ -7,12 +7,13 @@ from models.lists import Publication
 from models.samples import Sample
 from sampling.credit import quarter_just_ended
 from scripts.demo import load_demo
-from scripts.demo_quarter import load_past_quarter
+from scripts.demo_quarter import load_history, load_past_quarter
 from services import draws
 
 
 def test_demo_quarter_publishes_real_lists(app, app_ctx, client):
     load_demo(seed=7, enterprises=120)
+    load_history(seed=7)
     summary = load_past_quarter(seed=7, sample_size=24)
     period = quarter_just_ended()
     assert summary["period"] == period and 0 < summary["samples"] <= 24
