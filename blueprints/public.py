@@ -100,10 +100,6 @@ class PublicFailedItemSchema(Schema):
     critical = fields.Boolean()
 
 
-class PublicFollowUpSchema(Schema):
-    kind = fields.String()
-    status = fields.String(allow_none=True)
-    on = fields.Date(allow_none=True)
 
 
 class PublicResultSchema(Schema):
@@ -132,7 +128,8 @@ class PublicResultSchema(Schema):
     lab = fields.String(allow_none=True)
     report_no = fields.String(allow_none=True)
     retested = fields.Boolean()
-    follow_up = fields.List(fields.Nested(PublicFollowUpSchema), metadata={"description": "处理情况"})
+    follow_up = fields.String(allow_none=True, metadata={
+        "description": "处理情况: what was done about a failure or refusal (已约谈、已整改、复查合格…; 待处理)"})
 
 
 class PublicResultQuerySchema(Schema):
@@ -182,8 +179,9 @@ class PublicListEntrySchema(Schema):
     state = fields.String(metadata={"description": "active, lapsed or removed"})
 
 
-class PublicSampleFollowUpSchema(PublicFollowUpSchema):
+class PublicSampleFollowUpSchema(Schema):
     sample_code = fields.String()
+    follow_up = fields.String()
 
 
 class PublicEnterpriseRecordSchema(PublicEnterpriseSummarySchema):

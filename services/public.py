@@ -24,6 +24,7 @@ from models.samples import Result, Sample
 from sampling import credit
 from sampling.errors import NotFound
 from services import draws
+from services.actions import follow_up_summaries
 from services.calendar import local_date, timezone
 from services.credit import counted_samples, credit_rules, load_records
 from services.lists import PublishedCache
@@ -205,7 +206,7 @@ def escape_like(text: str) -> str:
 def load_results(stmt) -> list[Sample]:
     """The samples of ``stmt`` with everything a result row shows loaded."""
     return db.session.scalars(stmt.options(
-        selectinload(Sample.enterprise), selectinload(Sample.category),
+        selectinload(Sample.enterprise), selectinload(Sample.category), selectinload(Sample.producer),
         selectinload(Sample.results).selectinload(Result.items), selectinload(Sample.results).selectinload(Result.lab),
         selectinload(Sample.lab),
     )).all()
@@ -230,11 +231,14 @@ def all_results(filters: dict, chunk: int = 500):
 
 
 def result_rows(samples: list[Sample]) -> list[dict]:
-    """The public rows of ``samples``, with their plans' names and follow-up."""
+    """The public rows of ``samples``, with their plans' names and what was done (处理情况)."""
+    if not samples:
+        return []
     plan_names = dict(db.session.execute(
         select(Plan.id, Plan.name).where(Plan.id.in_({s.plan_id for s in samples if s.plan_id}))
-    ).all()) if samples else {}
-    return [result_row(s, plan_names.get(s.plan_id)) for s in samples]
+    ).all())
+    done = follow_up_summaries([s.id for s in samples])
+    return [result_row(s, plan_names.get(s.plan_id), done.get(s.id)) for s in samples]
 
 
 def standing(sample: Sample) -> Result | None:
@@ -242,7 +246,7 @@ def standing(sample: Sample) -> Result | None:
     return sample.results[-1] if sample.results else None
 
 
-def result_row(sample: Sample, plan_name: str | None) -> dict:
+def result_row(sample: Sample, plan_name: str | None, follow_up: str | None) -> dict:
     """One results-announcement row: what was checked, where, what was found, what was done."""
     refused = sample.status == REFUSED
     result = None if refused else standing(sample)
@@ -274,28 +278,19 @@ def result_row(sample: Sample, plan_name: str | None) -> dict:
         "lab": lab,
         "report_no": result.report_no if result is not None else None,
         "retested": any(r.kind == "retest" for r in sample.results),
-        "follow_up": follow_up_of(sample),
+        "follow_up": follow_up,
     }
 
 
 def producer_of(sample: Sample) -> dict:
-    """The named producer (标称生产者): the one on the label, else the sampled enterprise."""
-    name = getattr(sample, "producer_name", None)
-    if name:
-        return {"credit_code": getattr(sample, "producer_credit_code", None), "name": name,
-                "address": getattr(sample, "producer_address", None)}
+    """The named producer (标称生产者): registered here, or named with its address; else the sampled unit."""
+    if sample.producer is not None:
+        return {"credit_code": sample.producer.credit_code, "name": sample.producer.name,
+                "address": sample.producer.address}
+    if sample.producer_name:
+        return {"credit_code": None, "name": sample.producer_name, "address": sample.producer_address}
     enterprise = sample.enterprise
     return {"credit_code": enterprise.credit_code, "name": enterprise.name, "address": enterprise.address}
-
-
-def follow_up_of(sample: Sample) -> list[dict]:
-    """What was done about a failure or refusal (处理情况), newest last: ``[{kind, status, on}]``."""
-    done = []
-    if sample.rectification_at is not None:
-        done.append({"kind": "rectification", "status": "ordered", "on": local_date(sample.rectification_at)})
-    if sample.rechecked_at is not None:
-        done.append({"kind": "recheck", "status": sample.recheck_verdict, "on": local_date(sample.rechecked_at)})
-    return done
 
 
 def csv_row(row: dict) -> dict:
@@ -309,7 +304,6 @@ def csv_row(row: dict) -> dict:
             f"{i['name']}（要求 {i['requirement']}，实测 {i['measured']}{i['unit'] or ''}）"
             for i in row["failed_items"]
         ),
-        "follow_up": ";".join(f"{f['kind']}:{f['status']}" for f in row["follow_up"]),
     }
 
 
@@ -348,7 +342,8 @@ def enterprise_record(credit_code: str, on: date) -> dict:
         "grade": credit.credit_grade(load_records([enterprise.id])[enterprise.id], on, credit_rules()),
         "list_entries": [list_entry_row(e, on) for e in entries],
         "results": results,
-        "follow_up": [{"sample_code": r["sample_code"], **f} for r in results for f in r["follow_up"]],
+        "follow_up": [{"sample_code": r["sample_code"], "follow_up": r["follow_up"]} for r in results
+                      if r["follow_up"]],
     }
 
 

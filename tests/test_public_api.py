@@ -126,8 +126,10 @@ def test_no_inspector_name_code_or_internal_note_appears_anywhere_public(client,
     for note in ("限期整改", "supervisor-user", "inspector-user", "lab-user"):
         assert note not in text
     record = client.get(f"{PUBLIC}/enterprises/{api.world.enterprise.credit_code}").get_json()
-    follow = [f for f in record["follow_up"] if f["sample_code"] == failing]
-    assert [(f["kind"], f["status"]) for f in follow] == [("rectification", "ordered"), ("recheck", "pass")]
+    assert {"sample_code": failing, "follow_up": "已整改、复查合格"} in record["follow_up"]
+    rows = {r["sample_code"]: r for r in client.get(f"{PUBLIC}/results").get_json()}
+    assert rows[failing]["follow_up"] == "已整改、复查合格" and rows[passing]["follow_up"] is None
+    assert rows[refusing]["follow_up"] == "待处理"  # a refusal calls for follow-up too
 
 
 def test_a_plan_announcement_never_names_the_drawn_enterprises_before_the_draw_is_public(client, auth, factory):
@@ -320,3 +322,24 @@ def test_with_the_database_down_public_pages_answer_a_chinese_page_and_the_api_j
         assert resp.mimetype == "text/html" and "服务暂时不可用" in resp.get_data(as_text=True), path
     resp = client.get(f"{PUBLIC}/results")
     assert resp.status_code == 503 and resp.get_json()["code"] == 503
+
+
+def test_a_result_names_the_sampled_unit_and_the_named_producer(client, factory):
+    from extensions import db
+
+    category = factory.category(name="电热水壶")
+    seller = factory.enterprise([category], name="东莞市万家福百货有限公司", region="南城街道")
+    maker = factory.enterprise([category], name="东莞市宏达电器有限公司", region="长安镇")
+    here = counted_sample(seller, category, "fail", days_ago=20)
+    elsewhere = counted_sample(seller, category, "pass", days_ago=10)
+    here.producer_enterprise_id, here.stage = maker.id, "distribution"
+    elsewhere.producer_name, elsewhere.producer_address = "宁波市慈溪某电器有限公司", "浙江省宁波市慈溪市"
+    db.session.commit()
+    rows = {r["sample_code"]: r for r in client.get(f"{PUBLIC}/results").get_json()}
+    assert rows[here.code]["sampled_unit"]["name"] == "东莞市万家福百货有限公司"
+    assert rows[here.code]["producer"] == {"credit_code": maker.credit_code, "name": "东莞市宏达电器有限公司",
+                                           "address": maker.address}
+    assert rows[elsewhere.code]["producer"] == {"credit_code": None, "name": "宁波市慈溪某电器有限公司",
+                                                "address": "浙江省宁波市慈溪市"}
+    page = client.get("/results").get_data(as_text=True)
+    assert "标称生产者" in page and "宁波市慈溪某电器有限公司" in page and "流通领域" in page
