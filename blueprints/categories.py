@@ -5,7 +5,7 @@ from marshmallow import Schema, fields, validate
 
 from auth import STAFF, SUPERVISOR, actor_name, roles_required
 from blueprints.common import Blueprint, SelectPage
-from sampling.enums import CATEGORY_GROUPS
+from sampling.enums import CATEGORY_GROUPS, MONTHS
 from services import registry
 
 blp = Blueprint("categories", __name__, url_prefix="/api/v1/categories", description="Product categories")
@@ -20,6 +20,10 @@ class CategorySchema(Schema):
     key_supervised = fields.Boolean(load_default=False)
     risk_level = fields.Integer(load_default=1, validate=validate.Range(min=1, max=3))
     standard = fields.String(allow_none=True, validate=validate.Length(max=200))
+    season_months = fields.List(
+        fields.Integer(validate=validate.OneOf(MONTHS, error="a month is 1 to 12")), allow_none=True,
+        validate=validate.Length(max=12),
+        metadata={"description": "季节性产品: the months of its season, e.g. [10, 11, 12, 1, 2]; absent: all year"})
 
 
 class CategoryQuerySchema(Schema):

@@ -6,8 +6,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 from auth import STAFF, SUPERVISOR, actor_name, roles_required
 from blueprints.common import Blueprint, SelectPage
 from sampling.credit_code import problem as credit_code_problem
-from sampling.enums import ENTERPRISE_STATUSES, GRADES, SCALES
-from services import registry
+from sampling.enums import DEFAULT_ENTERPRISE_KINDS, ENTERPRISE_KINDS, ENTERPRISE_STATUSES, GRADES, SCALES
+from services import enterprise_import, registry
 
 blp = Blueprint("enterprises", __name__, url_prefix="/api/v1/enterprises", description="Enterprises")
 
@@ -19,6 +19,13 @@ class EnterpriseUpdateSchema(Schema):
     scale = fields.String(validate=validate.OneOf(SCALES))
     category_codes = fields.List(fields.String(), validate=validate.Length(min=1))
     status = fields.String(validate=validate.OneOf(ENTERPRISE_STATUSES))
+    kinds = fields.List(fields.String(validate=validate.OneOf(ENTERPRISE_KINDS)), validate=validate.Length(min=1),
+                        metadata={"description": "producer (生产企业), seller (销售者), online_shop (网店), "
+                                                 "importer (跨境电商/进口商); one or more"})
+    platform = fields.String(allow_none=True, validate=validate.Length(max=64),
+                             metadata={"description": "an online shop's platform (电商平台); required for online_shop"})
+    shop_id = fields.String(allow_none=True, validate=validate.Length(max=64),
+                            metadata={"description": "the shop's id on its platform; required for online_shop"})
 
 
 class EnterpriseSchema(EnterpriseUpdateSchema):
@@ -29,6 +36,9 @@ class EnterpriseSchema(EnterpriseUpdateSchema):
     scale = fields.String(load_default="small", validate=validate.OneOf(SCALES))
     category_codes = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
     status = fields.String(load_default="active", validate=validate.OneOf(ENTERPRISE_STATUSES))
+    kinds = fields.List(fields.String(validate=validate.OneOf(ENTERPRISE_KINDS)), validate=validate.Length(min=1),
+                        load_default=lambda: list(DEFAULT_ENTERPRISE_KINDS),
+                        metadata={"description": "one or more of producer, seller, online_shop, importer"})
     credit_grade = fields.String(dump_only=True, validate=validate.OneOf(GRADES))
 
     @validates("credit_code")
@@ -43,6 +53,8 @@ class EnterpriseQuerySchema(Schema):
     category = fields.String(metadata={"description": "category code"})
     status = fields.String(validate=validate.OneOf(ENTERPRISE_STATUSES))
     grade = fields.String(validate=validate.OneOf(GRADES))
+    kind = fields.String(validate=validate.OneOf(ENTERPRISE_KINDS),
+                         metadata={"description": "enterprises of this kind"})
     q = fields.String(metadata={"description": "part of the name or credit code"})
 
 
@@ -62,7 +74,7 @@ class Enterprises(MethodView):
     @blp.response(200, EnterpriseSchema(many=True))
     @blp.paginate(SelectPage)
     def get(self, query):
-        """List enterprises by region, category, status, grade or a search term."""
+        """List enterprises by region, category, status, grade, kind or a search term."""
         return registry.list_enterprises(query)
 
     @roles_required(*SUPERVISOR)
@@ -96,4 +108,4 @@ class EnterpriseImport(MethodView):
     @blp.response(200, ImportResultSchema)
     def post(self, files):
         """Upsert enterprises from a CSV file, all or nothing; errors are keyed by row number."""
-        return registry.import_enterprises(registry.decode_upload(files["file"].read()), actor=actor_name())
+        return enterprise_import.import_enterprises(registry.open_csv(files["file"].stream), actor=actor_name())

@@ -6,7 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from cli.imports import run_csv_import
-from services import registry
+from services import enterprise_import
 
 enterprises_cli = AppGroup("enterprises", help="The enterprise registry.")
 
@@ -15,5 +15,5 @@ enterprises_cli = AppGroup("enterprises", help="The enterprise registry.")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def import_enterprises(path):
     """Upsert enterprises from a CSV file, all or nothing."""
-    summary = run_csv_import(path, "Checking rows", partial(registry.import_enterprises, actor="cli"))
+    summary = run_csv_import(path, "Checking rows", partial(enterprise_import.import_enterprises, actor="cli"))
     click.echo(f"created {summary['created']}, updated {summary['updated']}")

@@ -10,9 +10,10 @@ from models.plans import Draw, Plan, Selection
 from models.registry import Category, Enterprise, Inspector, Lab
 from models.reports import TargetRate
 from models.samples import IdempotencyRecord, RectificationReport, Result, ResultItem, Sample, SampleEvent
+from models.signals import RiskSignal
 
 __all__ = [
     "AuditEvent", "Base", "Category", "Draw", "Enterprise", "FollowUpAction", "IdempotencyRecord",
     "Inspector", "Lab", "ListEntry", "PartnerEvent", "Plan", "Publication", "RectificationReport", "Result",
-    "ResultItem", "Sample", "SampleEvent", "Selection", "TargetRate", "User",
+    "ResultItem", "RiskSignal", "Sample", "SampleEvent", "Selection", "TargetRate", "User",
 ]

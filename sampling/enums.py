@@ -15,6 +15,13 @@ ROLES = ("supervisor", "inspector", "lab")
 CATEGORY_GROUPS = ("industrial", "consumer", "food", "agri", "building", "chemical", "other")
 SCALES = ("large", "medium", "small", "micro")
 ENTERPRISE_STATUSES = ("active", "closed", "suspended")
+# What an enterprise is in the market (it may be several): 生产企业, 销售者, 网店, 跨境电商/进口商.
+ENTERPRISE_KINDS = ("producer", "seller", "online_shop", "importer")
+DEFAULT_ENTERPRISE_KINDS = ("producer",)
+MONTHS = tuple(range(1, 13))
+
+# Where a risk signal comes from: 12315/12345 complaints, product injury reports, outside failing results.
+SIGNAL_SOURCES = ("complaint", "injury", "outside_check")
 
 # Plans: the level of the check and its kind.
 PLAN_LEVELS = ("national", "provincial", "municipal")

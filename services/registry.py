@@ -4,23 +4,18 @@ The views parse and shape; every query and every transaction of the registries i
 write takes the ``actor`` the audit trail names and records its event in its own transaction.
 """
 
-import csv
+import codecs
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
+from typing import BinaryIO
 
-from sqlalchemy import Select, insert, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import aliased
 
 from extensions import db
-from models.base import utcnow
-from models.registry import Category, Enterprise, Inspector, Lab, enterprise_categories
-from sampling.credit_code import problem as credit_code_problem
-from sampling.enums import ENTERPRISE_STATUSES, SCALES
+from models.registry import Category, Enterprise, Inspector, Lab
 from sampling.errors import InvalidInput, NotFound, RuleViolation
 from services.audit import record_event
-
-IMPORT_HEADER = ("credit_code", "name", "region", "address", "scale", "category_codes", "status")
-ENTERPRISE_FIELDS = ("name", "region", "address", "scale", "status")
 
 
 def category_map(codes: Iterable[str], field: str = "category_codes") -> dict[str, Category]:
@@ -71,6 +66,7 @@ def create_category(data: dict, actor: str) -> Category:
     """Add a category to the catalogue tree."""
     _ensure_unique(Category, "code", data["code"])
     parent_code = data.pop("parent_code", None)
+    data["season_months"] = sorted(set(data.get("season_months") or ())) or None
     category = Category(**data)
     if parent_code:
         category.parent = category_map([parent_code], "parent_code")[parent_code]
@@ -86,7 +82,7 @@ def category_snapshot(category: Category) -> dict:
     return {
         "code": category.code, "name": category.name, "parent_code": category.parent_code,
         "group": category.group, "key_supervised": category.key_supervised,
-        "risk_level": category.risk_level, "standard": category.standard,
+        "risk_level": category.risk_level, "standard": category.standard, "season_months": category.season_months,
     }
 
 
@@ -97,8 +93,17 @@ def enterprise_snapshot(enterprise: Enterprise) -> dict:
     return {
         "credit_code": enterprise.credit_code, "name": enterprise.name, "region": enterprise.region,
         "address": enterprise.address, "scale": enterprise.scale, "status": enterprise.status,
-        "category_codes": enterprise.category_codes,
+        "category_codes": enterprise.category_codes, "kinds": enterprise.kinds, "platform": enterprise.platform,
+        "shop_id": enterprise.shop_id,
     }
+
+
+def shop_problems(kinds, platform: str | None, shop_id: str | None) -> dict[str, list[str]]:
+    """An online shop is known by its platform and shop id: both are required for that kind."""
+    if "online_shop" not in kinds:
+        return {}
+    required = ["required for an online shop (网店须填写电商平台和店铺编号)"]
+    return {field: required for field, value in (("platform", platform), ("shop_id", shop_id)) if not value}
 
 
 def list_enterprises(filters: dict) -> Select:
@@ -109,6 +114,8 @@ def list_enterprises(filters: dict) -> Select:
             stmt = stmt.where(getattr(Enterprise, field) == filters[field])
     if "grade" in filters:
         stmt = stmt.where(Enterprise.credit_grade == filters["grade"])
+    if "kind" in filters:
+        stmt = stmt.where(Enterprise.of_kind(filters["kind"]))
     if "category" in filters:
         stmt = stmt.where(Enterprise.categories.any(Category.code == filters["category"]))
     if filters.get("q"):
@@ -125,6 +132,9 @@ def get_enterprise(credit_code: str) -> Enterprise:
 def create_enterprise(data: dict, actor: str) -> Enterprise:
     """Register an enterprise with its categories."""
     _ensure_unique(Enterprise, "credit_code", data["credit_code"])
+    problems = shop_problems(data["kinds"], data.get("platform"), data.get("shop_id"))
+    if problems:
+        raise InvalidInput("An online shop needs its platform and shop id (网店信息不全)", problems)
     categories = category_map(data.pop("category_codes"))
     enterprise = Enterprise(**data, categories=list(categories.values()))
     db.session.add(enterprise)
@@ -148,6 +158,9 @@ def update_enterprise(credit_code: str, data: dict, actor: str) -> Enterprise:
     for field, value in data.items():
         if getattr(enterprise, field) != value:
             setattr(enterprise, field, value)
+    problems = shop_problems(enterprise.kinds, enterprise.platform, enterprise.shop_id)
+    if problems:
+        raise InvalidInput("An online shop needs its platform and shop id (网店信息不全)", problems)
     if not db.session.is_modified(enterprise):
         return enterprise
     db.session.flush()
@@ -209,136 +222,32 @@ def create_lab(data: dict, actor: str) -> Lab:
     return lab
 
 
-# --- CSV import -------------------------------------------------------------------------
+# --- uploaded CSV text ---------------------------------------------------------------------
 
-def parse_enterprise_rows(lines: Iterable[str]) -> Iterator[tuple[int, dict]]:
-    """Rows of an enterprise CSV as ``(row number, fields)``; row 1 is the header."""
-    reader = csv.DictReader(lines)
-    missing = [h for h in IMPORT_HEADER if h not in (reader.fieldnames or [])]
-    if missing:
-        problems = [f"missing column: {m}" for m in missing]
-        raise InvalidInput("CSV header is missing columns (表头缺少列)", {"header": problems})
-    for number, row in enumerate(reader, start=2):
-        yield number, {k: (row.get(k) or "").strip() for k in IMPORT_HEADER}
+CSV_ENCODINGS = ("utf-8-sig", "gb18030")  # UTF-8, with or without BOM, or GB18030 as Excel saves it
 
 
-def check_enterprise_row(row: dict, categories: dict[str, int]) -> tuple[dict, list[str]]:
-    """Validate one import row; return the cleaned row and its problems."""
-    problems = []
-    code = row["credit_code"].upper()
-    wrong = credit_code_problem(code)
-    if wrong:
-        problems.append(f"credit_code: {wrong}")
-    for field in ("name", "region"):
-        if not row[field]:
-            problems.append(f"{field}: required (必填)")
-    scale = row["scale"] or "small"
-    if scale not in SCALES:
-        problems.append(f"scale: must be one of {', '.join(SCALES)}")
-    status = row["status"] or "active"
-    if status not in ENTERPRISE_STATUSES:
-        problems.append(f"status: must be one of {', '.join(ENTERPRISE_STATUSES)}")
-    codes = [c.strip() for c in row["category_codes"].split(";") if c.strip()]
-    if not codes:
-        problems.append("category_codes: at least one category (至少一个产品类别)")
-    unknown = [c for c in codes if c not in categories]
-    if unknown:
-        problems.append(f"category_codes: unknown category {', '.join(unknown)}")
-    if len(row["name"]) > 200 or len(row["address"]) > 300 or len(row["region"]) > 64:
-        problems.append("name, region or address too long")
-    cleaned = {
-        "credit_code": code, "name": row["name"], "region": row["region"], "address": row["address"] or None,
-        "scale": scale, "status": status, "category_ids": [categories[c] for c in codes if c in categories],
-    }
-    return cleaned, problems
+def open_csv(stream: BinaryIO) -> io.TextIOWrapper:
+    """The text of a CSV file as a stream: UTF-8 if the whole file is UTF-8, else GB18030.
 
-
-def import_enterprises(lines: Iterable[str], actor: str, progress=None) -> dict:
-    """Upsert enterprises from CSV lines, all or nothing; 422 with errors keyed by row number.
-
-    ``progress(n)`` is called as rows are read (the CLI shows a bar with it).
+    The file is scanned once in blocks to choose, then read again row by row: never all in memory.
     """
-    categories = dict(db.session.execute(select(Category.code, Category.id)).all())
-    errors: dict[str, list[str]] = {}
-    rows: dict[str, dict] = {}
-    for number, raw in parse_enterprise_rows(lines):
-        row, problems = check_enterprise_row(raw, categories)
-        if row["credit_code"] in rows and not problems:
-            problems.append(f"credit_code: appears twice in the file (row {rows[row['credit_code']]['row']})")
-        if problems:
-            errors[str(number)] = problems
-        elif not errors:
-            rows[row["credit_code"]] = {**row, "row": number}
-        if progress:
-            progress(1)
-    if errors:
-        raise InvalidInput(f"{len(errors)} row(s) have errors; nothing was imported (导入失败，未写入任何数据)", errors)
-    return _store_enterprises(list(rows.values()), actor)
-
-
-def _store_enterprises(rows: list[dict], actor: str) -> dict:
-    """Write validated rows in one transaction: new ones in bulk, existing ones updated."""
-    session = db.session
-    codes = [r["credit_code"] for r in rows]
-    existing = _ids_by_code(codes)
-    new = [r for r in rows if r["credit_code"] not in existing]
-    updated = [r for r in rows if r["credit_code"] in existing]
-    if new:
-        # A Core insert on the table with the defaults filled in once: the ORM's bulk insert
-        # evaluates the Python defaults row by row and is about twice as slow for 200k rows.
-        now = utcnow()
-        grade = Enterprise.__table__.c.credit_grade.default.arg
-        defaults = {"credit_grade": grade, "created_at": now, "updated_at": now}
-        _insert_many(Enterprise.__table__, [{**defaults, **{k: r[k] for k in ("credit_code", *ENTERPRISE_FIELDS)}}
-                                            for r in new])
-        existing.update(_ids_by_code([r["credit_code"] for r in new]))
-        links = [
-            {"enterprise_id": existing[r["credit_code"]], "category_id": c} for r in new for c in r["category_ids"]
-        ]
-        _insert_many(enterprise_categories, links)
-    for r in updated:
-        enterprise = session.get(Enterprise, existing[r["credit_code"]])
-        for field in ENTERPRISE_FIELDS:
-            setattr(enterprise, field, r[field])
-        enterprise.categories = [session.get(Category, c) for c in r["category_ids"]]
-    summary = {"created": len(new), "updated": len(updated)}
-    record_event("import", "enterprise", "csv", after={**summary, "credit_codes_sample": codes[:20]}, actor=actor)
-    session.commit()
-    return summary
-
-
-def _ids_by_code(codes: list[str], chunk: int = 5000) -> dict[str, int]:
-    """Enterprise ids of the registered codes among ``codes``, looked up in chunks."""
-    found: dict[str, int] = {}
-    for start in range(0, len(codes), chunk):
-        found.update(db.session.execute(
-            select(Enterprise.credit_code, Enterprise.id).where(Enterprise.credit_code.in_(codes[start:start + chunk]))
-        ).all())
-    return found
-
-
-def _insert_many(table, rows: list[dict]) -> None:
-    """Insert rows in the session's transaction: COPY on PostgreSQL (several times faster than
-    an INSERT per row for a 200k-row import), one executemany elsewhere."""
-    connection = db.session.connection()
-    if connection.dialect.name != "postgresql":
-        connection.execute(insert(table), rows)
-        return
-    columns = list(rows[0])
-    quote = connection.dialect.identifier_preparer.quote
-    sql = f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
-    with connection.connection.cursor() as cursor:
-        with cursor.copy(sql) as copy:
-            for row in rows:
-                copy.write_row([row[c] for c in columns])
-        # Fresh statistics, or the planner still thinks the table is small and the lookups of the
-        # new ids that follow scan it whole (30 s each at 200k rows instead of milliseconds).
-        cursor.execute(f"ANALYZE {quote(table.name)}")
+    start = stream.tell()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    encoding = CSV_ENCODINGS[0]
+    try:
+        while block := stream.read(1 << 20):
+            decoder.decode(block)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        encoding = CSV_ENCODINGS[1]
+    stream.seek(start)
+    return io.TextIOWrapper(stream, encoding=encoding, newline="")
 
 
 def decode_upload(raw: bytes) -> io.StringIO:
-    """Text of an uploaded CSV (UTF-8, with or without BOM, or GB18030 from Excel)."""
-    for encoding in ("utf-8-sig", "gb18030"):
+    """Text of an uploaded CSV held in memory (UTF-8, with or without BOM, or GB18030 from Excel)."""
+    for encoding in CSV_ENCODINGS:
         try:
             return io.StringIO(raw.decode(encoding), newline="")
         except UnicodeDecodeError:
