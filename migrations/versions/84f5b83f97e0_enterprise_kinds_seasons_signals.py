@@ -1,7 +1,7 @@
 """enterprise kinds, online shops' platform and shop id, seasonal categories, risk signals
 
 Revision ID: 84f5b83f97e0
-Revises: c3a5e7f9b2d4
+Revises: d5a1e2f3b4c6
 Create Date: 2026-12-01 20:40:00
 
 """
@@ -13,7 +13,7 @@ import models.base
 
 # revision identifiers, used by Alembic.
 revision = '84f5b83f97e0'
-down_revision = 'c3a5e7f9b2d4'
+down_revision = 'd5a1e2f3b4c6'
 branch_labels = None
 depends_on = None
 
