@@ -317,6 +317,8 @@ def flag_overdue_actions(on: date) -> int:
 
 # 处理情况.
 
+SUMMARY_COLUMNS = (Sample.id, Sample.status, Sample.verdict, Sample.final_at, Sample.recheck_verdict)
+
 def follow_up_summaries(sample_ids: Iterable[int]) -> dict[int, str | None]:
     """Each sample's 处理情况 as one line (已约谈、已整改、复查合格...): None for a sample that did
     not fail, 待处理 for a final failure or refusal with nothing done yet."""
@@ -334,7 +336,7 @@ def follow_up_summaries(sample_ids: Iterable[int]) -> dict[int, str | None]:
             facts[sample_id].append(fu.ActionFacts(kind, status, case_no))
         reported = set(db.session.scalars(
             select(RectificationReport.sample_id).where(RectificationReport.sample_id.in_(chunk))))
-        for sample in db.session.scalars(select(Sample).where(Sample.id.in_(chunk))):
+        for sample in db.session.execute(select(*SUMMARY_COLUMNS).where(Sample.id.in_(chunk))):
             labels = fu.summary_labels(
                 failed=is_final_failure(sample), actions=facts[sample.id],
                 rectifying=sample.status == lc.RECTIFYING, report_submitted=sample.id in reported,
