@@ -54,6 +54,8 @@ LABELS = {
               "building": "建材产品", "chemical": "化工产品", "other": "其他"},
     "risk_level": {1: "一般", 2: "较高", 3: "高"},
     "entry_state": {"active": "有效", "lapsed": "已到期", "removed": "已提前移出（信用修复）"},
+    "action_kind": {"interview": "约谈", "stop_sale": "责令停止生产销售", "recall": "召回", "case": "立案查处",
+                    "referral": "移送"},
 }
 
 # Follow-up after a final failure or refusal (后处理): the kinds of action, their states, and

@@ -84,7 +84,7 @@ def action_view(action: FollowUpAction, on: date) -> dict:
         "id": action.id, "sample_code": sample.code, "plan_id": sample.plan_id,
         "credit_code": sample.enterprise.credit_code, "enterprise_name": sample.enterprise.name,
         **{name: getattr(action, name) for name in STATE_FIELDS},
-        "kind_name": LABELS["follow_up"][action.kind],
+        "kind_name": LABELS["action_kind"][action.kind],
         "overdue": fu.is_overdue(action.status, action.due_date, on),
         "created_by": action.created_by, "created_at": action.created_at, "updated_at": action.updated_at,
     }

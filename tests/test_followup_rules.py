@@ -48,3 +48,9 @@ def test_the_summary_labels_follow_what_was_done():
     assert labels(recheck="fail") == ["复查不合格"]
     assert fu.summary_text(["已约谈", "已整改", "复查合格"]) == "已约谈、已整改、复查合格"
     assert fu.summary_text([]) is None
+
+
+def test_every_kind_has_its_chinese_name():
+    from sampling.enums import ACTION_KINDS, LABELS
+
+    assert set(LABELS["action_kind"]) == set(ACTION_KINDS)
