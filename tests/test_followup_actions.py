@@ -186,3 +186,17 @@ def test_the_summary_says_what_was_done(story, world):
     story.post(failed.code, "recheck", {"rechecked_at": now().isoformat(), "verdict": "pass",
                                         "report_no": "FC-1"}, story.sup)
     assert actions.follow_up_summaries([failed.id]) == {failed.id: "已约谈、已立案、已整改、复查合格"}
+
+
+def test_the_cli_flags_and_lists_overdue_actions(story, world, app):
+    code = world.samples[0].code
+    story.final_failure(code)
+    [interview] = [a for a in actions.list_actions({}, calendar.today()) if a["sample_code"] == code]
+    late = (interview["due_date"] + timedelta(days=1)).isoformat()
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["actions", "flag-overdue", "--on", late])
+    assert first.exit_code == 0 and "1 follow-up action(s) newly flagged overdue" in first.output
+    again = runner.invoke(args=["actions", "flag-overdue", "--on", late])
+    assert "0 follow-up action(s)" in again.output
+    listed = runner.invoke(args=["actions", "list", "--kind", "interview"])
+    assert listed.exit_code == 0 and f"{interview['id']}\t{code}\t" in listed.output
