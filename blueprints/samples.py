@@ -3,11 +3,12 @@
 from flask import request
 from flask.views import MethodView
 from flask_smorest import abort
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from auth import current_principal, roles_required
 from blueprints.common import Blueprint, PlainText, SelectPage
 from sampling import lifecycle as lc
+from sampling.credit_code import problem as credit_code_problem
 from sampling.enums import STAGES, VERDICTS
 from services import calendar, samples
 
@@ -56,6 +57,26 @@ class SampleQuerySchema(Schema):
     inspector = _text(32, metadata={"description": "inspector code on the team"})
 
 
+class ProducerSchema(Schema):
+    credit_code = PlainText(metadata={"description": "its unified social credit code; registered here or not"})
+    name = _required_text(200)
+    address = _text(300, metadata={"description": "required for a producer not registered here"})
+
+    @validates("credit_code")
+    def check_credit_code(self, value, **_):
+        wrong = credit_code_problem(value)
+        if wrong:
+            raise ValidationError(wrong)
+
+
+class PurchaseSchema(Schema):
+    platform = _required_text(64)
+    order_no = _required_text(100)
+    price = fields.Decimal(required=True, places=2, as_string=False,
+                           validate=validate.Range(min=0, max=100_000_000), metadata={"description": "yuan (元)"})
+    received_on = fields.Date(required=True)
+
+
 class SamplingSchema(Schema):
     sampled_at = _event_time()
     stage = fields.String(required=True, validate=validate.OneOf(STAGES))
@@ -68,6 +89,10 @@ class SamplingSchema(Schema):
     reserve_quantity = Text(validate=validate.Length(max=50),
                             metadata={"description": "reserve sample (备样) kept for a retest"})
     inspector_codes = _inspector_codes()
+    producer = fields.Nested(ProducerSchema, metadata={
+        "description": "the named producer (标称生产者) on the label; default: the sampled enterprise"})
+    purchase = fields.Nested(PurchaseSchema, metadata={
+        "description": "the purchase (买样); required for online and cross-border samples"})
 
 
 class RefusalSchema(Schema):

@@ -19,7 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime, enum_check, utcnow
-from models.plans import KINDS, LEVELS
+from models.plans import KINDS, LEVELS, Plan
 from models.registry import Category, Enterprise, Inspector, Lab
 from sampling.enums import RESULT_KINDS, STAGES, VERDICTS
 from sampling.enums import SAMPLE_SOURCES as SOURCES
@@ -81,6 +81,7 @@ class Sample(Base):
     # The named producer (标称生产者) on the label: a registered enterprise, or the name and address
     # of one registered elsewhere. Set at the visit (default: the sampled enterprise itself).
     producer_enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    producer_credit_code: Mapped[str | None] = mapped_column(String(18))  # one registered elsewhere
     producer_name: Mapped[str | None] = mapped_column(String(200))
     producer_address: Mapped[str | None] = mapped_column(String(300))
     # The purchase (买样) of an online or cross-border sample.
@@ -111,6 +112,7 @@ class Sample(Base):
     overdue: Mapped[list | None] = mapped_column(JSON)  # deadlines flagged by the job
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    plan: Mapped[Plan | None] = relationship()
     enterprise: Mapped[Enterprise] = relationship(foreign_keys=[enterprise_id])
     producer: Mapped[Enterprise | None] = relationship(foreign_keys=[producer_enterprise_id])
     category: Mapped[Category] = relationship()

@@ -29,6 +29,8 @@ PLAN_KINDS = ("routine", "special", "risk")
 
 # Where a sample is taken.
 STAGES = ("production", "distribution", "online", "cross_border")
+# The stages where the sample is bought (买样), so the purchase is recorded with it.
+PURCHASED_STAGES = ("online", "cross_border")
 
 # A test item's, a result's and a sample's verdict.
 VERDICTS = ("pass", "fail")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
-from sampling.enums import VERDICTS
+from sampling.enums import PURCHASED_STAGES, VERDICTS
 from sampling.errors import InvalidInput, RuleViolation
 
 # States.
@@ -130,6 +130,31 @@ def check_event_time(name: str, at: datetime, previous_at: datetime, now: dateti
 
 def _iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat()
+
+
+# The visit.
+
+def check_in_window(field: str, visited_on: date, start: date | None, end: date | None) -> None:
+    """Raise InvalidInput on ``field`` when a visit on ``visited_on`` falls outside the plan's
+    sampling window (either end may be open)."""
+    if (start is not None and visited_on < start) or (end is not None and visited_on > end):
+        window = f"{start.isoformat() if start else '…'} – {end.isoformat() if end else '…'}"
+        message = f"the visit ({visited_on.isoformat()}) is outside the plan's sampling window ({window})"
+        raise InvalidInput(f"{message} (不在抽样时间窗口内)", errors={field: [message]})
+
+
+def check_purchase(stage: str, purchase: dict | None, sampled_on: date) -> None:
+    """Raise InvalidInput unless an online or cross-border sample records its purchase, received
+    no later than the day it was sampled."""
+    if purchase is None:
+        if stage in PURCHASED_STAGES:
+            message = f"a sample taken at stage '{stage}' records its purchase (platform, order, price, receipt)"
+            raise InvalidInput(message, errors={"purchase": [message]})
+        return
+    if purchase["received_on"] > sampled_on:
+        message = f"must not be after the sampling date ({sampled_on.isoformat()})"
+        raise InvalidInput("the purchase was received after the sampling",
+                           errors={"purchase.received_on": [message]})
 
 
 # Deadlines.

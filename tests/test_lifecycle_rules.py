@@ -353,3 +353,40 @@ def test_a_met_deadline_is_never_overdue_and_an_open_one_belongs_to_the_state(ti
             assert timeline.status in open_by_state[d.name], (d, timeline.status)
         else:
             assert not d.passed(date(2100, 1, 1))
+
+
+# The visit: the plan's sampling window, the purchase of online samples.
+
+def test_a_visit_inside_the_window_is_accepted_and_outside_refused_on_its_field():
+    start, end = date(2026, 10, 1), date(2027, 2, 28)
+    for inside in (start, date(2026, 12, 24), end):
+        lc.check_in_window("sampled_at", inside, start, end)
+    for outside in (start - timedelta(days=1), end + timedelta(days=1)):
+        with pytest.raises(InvalidInput) as caught:
+            lc.check_in_window("sampled_at", outside, start, end)
+        assert caught.value.status == 422 and list(caught.value.errors) == ["sampled_at"]
+        assert "2026-10-01" in caught.value.message and "2027-02-28" in caught.value.message
+
+
+def test_an_open_ended_window_limits_one_side_only():
+    lc.check_in_window("refused_at", date(2020, 1, 1), None, date(2026, 1, 1))
+    lc.check_in_window("refused_at", date(2030, 1, 1), date(2026, 1, 1), None)
+    lc.check_in_window("refused_at", date(2030, 1, 1), None, None)
+    with pytest.raises(InvalidInput):
+        lc.check_in_window("refused_at", date(2025, 12, 31), date(2026, 1, 1), None)
+
+
+@pytest.mark.parametrize("stage", ["online", "cross_border"])
+def test_an_online_or_cross_border_sample_needs_its_purchase(stage):
+    with pytest.raises(InvalidInput) as caught:
+        lc.check_purchase(stage, None, date(2026, 11, 3))
+    assert list(caught.value.errors) == ["purchase"]
+    lc.check_purchase(stage, {"received_on": date(2026, 11, 3)}, date(2026, 11, 3))
+    with pytest.raises(InvalidInput) as late:
+        lc.check_purchase(stage, {"received_on": date(2026, 11, 4)}, date(2026, 11, 3))
+    assert list(late.value.errors) == ["purchase.received_on"]
+
+
+@pytest.mark.parametrize("stage", ["production", "distribution"])
+def test_a_sample_taken_on_site_needs_no_purchase(stage):
+    lc.check_purchase(stage, None, date(2026, 11, 3))

@@ -776,8 +776,8 @@ def test_final_at_is_when_the_verdict_became_final_on_every_route(client, auth, 
 
 def test_the_sampled_enterprise_is_the_named_producer_unless_the_visit_says_otherwise(api, code, world):
     assert api.get(code).json["producer"] is None  # nothing is known of the product before the visit
-    sampled = api.move(code, "sampling", stage="cross_border")
-    assert sampled["stage"] == "cross_border"
+    sampled = api.move(code, "sampling", stage="distribution")
+    assert sampled["stage"] == "distribution"
     assert sampled["producer"] == {"credit_code": world.enterprise.credit_code, "name": world.enterprise.name,
                                    "address": world.enterprise.address, "registered": True}
     assert sampled["purchase"] is None

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from extensions import db
 from models.auth import User
-from models.registry import Lab
+from models.registry import Enterprise, Lab
 from models.samples import Result, ResultItem, Sample, SampleEvent
 from sampling import lifecycle as lc
 from sampling.errors import InvalidInput, RuleViolation
@@ -123,22 +123,50 @@ def _sampling(sample: Sample, body: dict, user: User | None, now: datetime) -> N
     """The sampling visit: planned -> sampled, by inspectors of the drawn team."""
     lc.check_move(sample.status, "sampling", sample.verdict)
     at = _checked_time(sample, "sampled_at", body["sampled_at"], now)
+    sampled_on = deadline_rules().local_date(at)
     codes = visit_team_codes(sample, body["inspector_codes"])
     produced = body.get("production_date")
-    if produced and produced > deadline_rules().local_date(at):
+    if produced and produced > sampled_on:
         raise InvalidInput("production date after the sampling date",
                            {"production_date": ["must not be after the sampling date"]})
+    producer = named_producer(sample, body.get("producer"))
+    purchase = body.get("purchase")
+    lc.check_purchase(body["stage"], purchase, sampled_on)
 
     def change(s: Sample):
         s.sampled_at = at
         s.visit_inspector_codes = codes
-        s.producer = s.enterprise
+        s.producer, s.producer_credit_code, s.producer_name, s.producer_address = producer
+        if purchase is not None:
+            s.purchase_platform = purchase["platform"]
+            s.purchase_order_no = purchase["order_no"]
+            s.purchase_price_fen = int(purchase["price"] * 100)
+            s.purchase_received_on = purchase["received_on"]
         for name in ("stage", "product_name", "brand", "model", "batch_no", "production_date",
                      "quantity", "reserve_quantity"):
             if name in body:
                 setattr(s, name, body[name])
 
     _apply(sample, "sampling", at, {**body, "inspector_codes": codes}, change, user)
+
+
+def named_producer(sample: Sample, label: dict | None) -> tuple:
+    """The named producer (标称生产者) of a visit's ``producer`` body, as ``(enterprise,
+    credit_code, name, address)``: the enterprise when its credit code is registered here,
+    else the outside producer's code (if given), name and address, which a referral to its
+    authority needs. Without a label, the sampled enterprise made the product."""
+    if label is None:
+        return sample.enterprise, None, None, None
+    code = label.get("credit_code")
+    if code:
+        registered = db.session.scalar(select(Enterprise).where(Enterprise.credit_code == code))
+        if registered is not None:
+            return registered, None, None, None
+    if not label.get("address"):
+        message = ("a producer not registered here is named with its address "
+                   "(外地生产者须填写名称和地址)")
+        raise InvalidInput(message, {"producer.address": [message]})
+    return None, code or None, label["name"], label["address"]
 
 
 def _refusal(sample: Sample, body: dict, user: User | None, now: datetime) -> None:

@@ -27,8 +27,8 @@ def producer_record(sample: Sample) -> dict | None:
         p = sample.producer
         return {"credit_code": p.credit_code, "name": p.name, "address": p.address, "registered": True}
     if sample.producer_name:
-        return {"credit_code": None, "name": sample.producer_name, "address": sample.producer_address,
-                "registered": False}
+        return {"credit_code": sample.producer_credit_code, "name": sample.producer_name,
+                "address": sample.producer_address, "registered": False}
     return None
 
 
