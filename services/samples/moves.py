@@ -105,8 +105,14 @@ def verdict_became_final(sample: Sample, user: User | None) -> None:
     The enterprise's record changed: its grade is recomputed in the same transaction. A
     failure or refusal opens the follow-up it calls for (interview, referral).
     """
-    credit.refresh_grades([sample.enterprise_id])
+    credit.refresh_grades(concerned_enterprises(sample))
     actions.on_final_failure(sample, actor=actor_label(user), at=sample.final_at)
+
+
+def concerned_enterprises(sample: Sample) -> list[int]:
+    """The enterprises whose record a sample's verdict enters: the sampled unit and the named
+    producer when it is registered here (a failure counts against the producer)."""
+    return list(dict.fromkeys(i for i in (sample.enterprise_id, sample.producer_enterprise_id) if i))
 
 
 def _add_event(sample: Sample, action: str, from_status: str, at: datetime, data: dict,
@@ -288,7 +294,7 @@ def _recheck(sample: Sample, body: dict, user: User | None, now: datetime) -> No
         s.recheck_report_no = body["report_no"]
 
     _apply(sample, "recheck", at, body, change, user)
-    credit.refresh_grades([sample.enterprise_id])  # a failed recheck is a serious failure
+    credit.refresh_grades(concerned_enterprises(sample))  # a failed recheck is a serious failure
     actions.on_final_failure(sample, actor=actor_label(user), at=at)  # ...which calls for an interview
 
 
