@@ -94,3 +94,25 @@ def test_an_online_sample_records_its_purchase(visit, world):
 def test_a_sample_in_distribution_needs_no_purchase(visit):
     resp = visit(stage="distribution")
     assert resp.status_code == 200 and resp.json["purchase"] is None
+
+
+def test_a_visit_outside_the_plans_sampling_window_is_refused(client, auth, world, visit):
+    today = datetime.now(UTC).date()
+    world.plan.window_start, world.plan.window_end = today - timedelta(days=60), today - timedelta(days=10)
+    db.session.commit()
+    late = visit()  # three days ago: after the window closed
+    assert late.status_code == 422 and "sampled_at" in late.json["errors"]
+    assert "window" in late.json["message"]
+    headers = auth.headers("inspector", inspector=world.team[1])
+    refusal = client.post(f"{API}/{world.samples[0].code}/refusal", headers=headers, json={
+        "refused_at": (datetime.now(UTC) - timedelta(days=2)).isoformat(), "reason": "拒绝",
+        "inspector_codes": [world.team[0].code, world.team[1].code]})
+    assert refusal.status_code == 422 and "refused_at" in refusal.json["errors"]
+    _untouched(world)
+    inside = visit(sampled_at=(datetime.now(UTC) - timedelta(days=20)).isoformat())
+    assert inside.status_code == 200, inside.json
+
+
+def test_a_plan_without_window_takes_visits_any_day(visit, world):
+    assert world.plan.window_start is None and world.plan.window_end is None
+    assert visit().status_code == 200

@@ -130,6 +130,7 @@ def _sampling(sample: Sample, body: dict, user: User | None, now: datetime) -> N
     lc.check_move(sample.status, "sampling", sample.verdict)
     at = _checked_time(sample, "sampled_at", body["sampled_at"], now)
     sampled_on = deadline_rules().local_date(at)
+    _check_window(sample, "sampled_at", sampled_on)
     codes = visit_team_codes(sample, body["inspector_codes"])
     produced = body.get("production_date")
     if produced and produced > sampled_on:
@@ -175,10 +176,18 @@ def named_producer(sample: Sample, label: dict | None) -> tuple:
     return None, code or None, label["name"], label["address"]
 
 
+def _check_window(sample: Sample, field: str, visited_on: date) -> None:
+    """A visit (or a refusal met at one) falls inside the plan's sampling window."""
+    plan = sample.plan
+    if plan is not None:
+        lc.check_in_window(field, visited_on, plan.window_start, plan.window_end)
+
+
 def _refusal(sample: Sample, body: dict, user: User | None, now: datetime) -> None:
     """The enterprise refused a proper visit: planned -> refused, with reason and inspectors."""
     lc.check_move(sample.status, "refusal", sample.verdict)
     at = _checked_time(sample, "refused_at", body["refused_at"], now)
+    _check_window(sample, "refused_at", deadline_rules().local_date(at))
     codes = visit_team_codes(sample, body["inspector_codes"])
 
     def change(s: Sample):
