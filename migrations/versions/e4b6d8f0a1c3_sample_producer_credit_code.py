@@ -1,7 +1,7 @@
 """the credit code of a named producer registered elsewhere
 
 Revision ID: e4b6d8f0a1c3
-Revises: d5a1e2f3b4c6
+Revises: 84f5b83f97e0
 Create Date: 2026-12-01 21:10:00
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'e4b6d8f0a1c3'
-down_revision = 'd5a1e2f3b4c6'
+down_revision = '84f5b83f97e0'
 branch_labels = None
 depends_on = None
 
