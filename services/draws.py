@@ -53,7 +53,8 @@ def draw_plan(plan_id: int, public_entropy: str, actor: str, now: datetime) -> d
     registry = draw_registry(plan, now)
     rules = draw_rules(plan)
     seed = algorithm.effective_seed(plan.server_seed, public_entropy)
-    result = algorithm.run_draw(seed, plan.id, registry.candidates, registry.inspectors, registry.labs, rules)
+    result = algorithm.run_draw(seed, plan.id, registry.candidates, registry.inspectors, registry.labs, rules,
+                                algorithm.ALGORITHM)
     allocation = result.allocation
     draw = Draw(
         plan_id=plan.id, public_entropy=public_entropy, seed=seed, registry_hash=result.registry_hash,

@@ -381,6 +381,31 @@ def test_verify_recomputes_the_stored_draw_and_catches_an_edit(client, auth, wor
     assert verdict["verified"] is False and "inspectors" in verdict["mismatches"][0]
 
 
+def test_a_draw_made_with_version_1_still_verifies_and_an_edited_team_does_not(client, auth, world, monkeypatch,
+                                                                                tmp_path):
+    sup = auth.headers("supervisor")
+    plan = create_plan(client, sup, sample_size=12, risk_weighting=True)
+    monkeypatch.setattr(algorithm, "ALGORITHM", algorithm.ALGORITHM_V1)  # a draw made before version 2
+    drawn = client.post(f"/api/v1/plans/{plan['id']}/draw", json={}, headers=sup).get_json()
+    monkeypatch.undo()
+    assert drawn["algorithm"] == "sha256-exp-tickets/1"
+    assert db.session.scalar(select(Draw.algorithm)) == "sha256-exp-tickets/1"
+    url = f"/api/v1/plans/{plan['id']}/draw"
+    assert client.get(url + "/verify", headers=sup).get_json() == {"verified": True, "mismatches": []}
+    export = client.get(url + "/export", headers=sup).get_json()
+    path = tmp_path / "v1.json"
+    path.write_text(json.dumps(export, ensure_ascii=False), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-I", str(SCRIPT), str(path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout
+    # someone gives the first selection another team behind the service's back
+    selection = db.session.scalars(select(Selection).order_by(Selection.position)).first()
+    selection.inspector_codes = [c for c in (i.code for i in world["inspectors"])
+                                 if c not in selection.inspector_codes][:2]
+    db.session.commit()
+    verdict = client.get(url + "/verify", headers=sup).get_json()
+    assert verdict["verified"] is False and "inspectors" in verdict["mismatches"][0]
+
+
 def test_the_export_verifies_with_the_standalone_script_and_fails_when_edited(client, auth, world, tmp_path):
     sup = auth.headers("supervisor")
     plan = create_plan(client, sup, sample_size=None, sampling_ratio=0.2, risk_weighting=True)
