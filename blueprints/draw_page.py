@@ -1,16 +1,29 @@
-"""The public page of a published draw: ``/draws/<plan_id>`` (Chinese, no script, autoescaped)."""
+"""The public page of a published draw: ``/draws/<plan_id>`` (Chinese, no script, autoescaped),
+and the standalone verifier it offers for download."""
 
-from flask import Blueprint, render_template
+from pathlib import Path
 
+from flask import Blueprint, render_template, send_file
+
+from blueprints.public_pages import page_number
 from services import draws
 
 blp = Blueprint("draw_page", __name__)
 
+PAGE_SIZE = 50
+VERIFIER = Path(__file__).resolve().parent.parent / "scripts" / "verify_draw.py"
+
 
 @blp.get("/draws/<int:plan_id>")
 def draw_page(plan_id):
-    """A published draw: commitment, seeds, registry hash, selections and how to verify them."""
-    shown = draws.public_draw(plan_id)
+    """A published draw: commitment, seeds, registry hash, the drawn enterprises and how to verify them."""
+    shown = draws.public_draw(plan_id, page_number(), PAGE_SIZE)
     if shown is None:
         return render_template("draw.html", plan=None, plan_id=plan_id), 404
-    return render_template("draw.html", plan=shown["plan"], plan_id=plan_id, draw=shown["draw"])
+    return render_template("draw.html", plan_id=plan_id, **shown)
+
+
+@blp.get("/draws/verify_draw.py")
+def verifier():
+    """``scripts/verify_draw.py``, the standard-library-only verifier of a draw file."""
+    return send_file(VERIFIER, mimetype="text/x-python", as_attachment=True, download_name="verify_draw.py")

@@ -15,11 +15,12 @@ from datetime import datetime
 
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from extensions import db
 from models.auth import User
 from models.plans import Draw, Plan, Selection
-from models.registry import Category, Lab
+from models.registry import Category, Enterprise, Lab
 from models.samples import Sample, sample_team
 from sampling import draw as algorithm
 from sampling.enums import ROLES
@@ -264,10 +265,33 @@ def verification(draw: Draw) -> dict:
     return {"verified": not mismatches, "mismatches": mismatches}
 
 
-def public_draw(plan_id: int) -> dict | None:
-    """The draw of ``plan_id`` for the public page, or None when there is none or it is not public."""
-    plan = db.session.scalar(select(Plan).where(Plan.id == plan_id))
+def public_draw(plan_id: int, page: int, page_size: int) -> dict | None:
+    """The public page's draw of ``plan_id``: the plan, the draw and one page of its selections with
+    the names a citizen reads (enterprise, category, lab; inspectors by code only, never by name).
+    None when there is no draw or it is not public yet."""
+    plan = db.session.scalar(select(Plan).where(Plan.id == plan_id).options(joinedload(Plan.draw)))
     if plan is None or plan.draw is None or not is_public(plan.draw):
         return None
     draw = plan.draw
-    return {"plan": plan, "draw": _view(plan, draw, draw.allocation, selection_rows(draw), True)}
+    total = db.session.scalar(select(func.count()).select_from(Selection).where(Selection.draw_id == draw.id))
+    stmt = (
+        select(Selection.position, Selection.credit_code, Selection.stratum, Selection.ticket,
+               Selection.inspector_codes, Enterprise.name, Category.code, Category.name, Lab.name, Sample.code)
+        .join(Enterprise, Enterprise.id == Selection.enterprise_id)
+        .join(Category, Category.id == Selection.category_id)
+        .join(Lab, Lab.id == Selection.lab_id)
+        .outerjoin(Sample, Sample.selection_id == Selection.id)
+        .where(Selection.draw_id == draw.id)
+        .order_by(Selection.position)
+        .offset((page - 1) * page_size).limit(page_size)
+    )
+    selections = []
+    for row in db.session.execute(stmt):
+        parts = row.stratum.split(algorithm.STRATUM_SEPARATOR)  # region|category[|grade]
+        selections.append({
+            "position": row.position, "credit_code": row.credit_code, "enterprise_name": row[5], "region": parts[0],
+            "category_code": row[6], "category_name": row[7], "grade": parts[2] if len(parts) > 2 else None,
+            "ticket": row.ticket, "inspectors": list(row.inspector_codes), "lab_name": row[8], "sample_code": row[9],
+        })
+    return {"plan": plan, "draw": _view(plan, draw, draw.allocation, [], True), "selections": selections,
+            "total": total, "page": page, "page_size": page_size}

@@ -453,6 +453,51 @@ def test_public_draw_page_shows_the_published_draw_escaped(client, auth, world):
     assert client.get("/draws/999").status_code == 404
 
 
+def test_public_draw_page_names_enterprises_and_labs_but_never_inspectors(client, auth, world):
+    sup = auth.headers("supervisor")
+    plan = create_plan(client, sup, sample_size=None, sampling_ratio=1, category_codes=["FZ-01"])
+    drawn = client.post(f"/api/v1/plans/{plan['id']}/draw", json={}, headers=sup).get_json()
+    client.post(f"/api/v1/plans/{plan['id']}/draw/publish", headers=sup)
+    stored = db.session.scalar(select(Draw))
+    stored.drawn_at = datetime(2026, 12, 31, 16, 30, tzinfo=UTC)  # 2027-01-01 00:30 in Dongguan
+    db.session.commit()
+    first = client.get(f"/draws/{plan['id']}").get_data(as_text=True)
+    second = client.get(f"/draws/{plan['id']}?page=2").get_data(as_text=True)
+    assert "2027-01-01 00:30" in first and "(UTC)" not in first and "2026-12-31" not in first
+    assert "2026年第四季度" in first and "市级" in first
+    names = {e.credit_code: e.name for e in world["enterprises"]}
+    on_first = [s for s in drawn["selections"] if s["credit_code"] in first]
+    on_second = [s for s in drawn["selections"] if s["credit_code"] in second]
+    assert len(on_first) == 30 and on_second == []  # 30 drawn: one page of 50
+    for sel in drawn["selections"]:
+        region = sel["stratum"].split("|")[0]
+        assert names[sel["credit_code"]] in first
+        assert f"{region} · 服装" in first
+    assert "|FZ-01" not in first
+    assert all(lab.name in first for lab in world["labs"] if lab.code in {s["lab"] for s in drawn["selections"]})
+    assert not [i.name for i in world["inspectors"] if i.name in first]  # inspectors by code only
+    assert all(code in first for s in drawn["selections"] for code in s["inspectors"])
+    with client.get("/draws/verify_draw.py") as script:
+        assert script.status_code == 200 and "attachment" in script.headers["Content-Disposition"]
+        assert script.get_data() == SCRIPT.read_bytes()
+    assert 'href="/draws/verify_draw.py"' in first and f'href="/api/v1/plans/{plan["id"]}/draw/export"' in first
+
+
+def test_public_draw_page_is_paginated(client, auth, factory, world):
+    sup = auth.headers("supervisor")
+    extra = factory.category(code="FZ-09", name="童装")
+    factory.lab([extra], code="LAB-C")
+    for i in range(60):
+        factory.enterprise([extra], region=REGIONS[i % 3], credit_code=make_code(f"91441900{500 + i:09d}"))
+    plan = create_plan(client, sup, sample_size=None, sampling_ratio=1, category_codes=["FZ-09"])
+    drawn = client.post(f"/api/v1/plans/{plan['id']}/draw", json={}, headers=sup).get_json()["selections"]
+    client.post(f"/api/v1/plans/{plan['id']}/draw/publish", headers=sup)
+    pages = [client.get(f"/draws/{plan['id']}?page={n}").get_data(as_text=True) for n in (1, 2)]
+    assert "共 60 家" in pages[0] and "第 1 / 2 页" in pages[0] and "第 2 / 2 页" in pages[1]
+    assert [s["credit_code"] in pages[0] for s in drawn] == [True] * 50 + [False] * 10
+    assert [s["credit_code"] in pages[1] for s in drawn] == [False] * 50 + [True] * 10
+
+
 def test_cli_draws_a_plan(app, client, auth, world):
     plan = create_plan(client, auth.headers("supervisor"), sample_size=4)
     runner = app.test_cli_runner()
