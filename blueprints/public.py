@@ -143,7 +143,7 @@ class PublicResultQuerySchema(Schema):
     stage = fields.String(validate=validate.OneOf(STAGES))
     verdict = fields.String(validate=validate.OneOf(VERDICT_FILTERS))
     q = fields.String(validate=validate.Length(max=100),
-                      metadata={"description": "enterprise name, credit code, product or brand"})
+                      metadata={"description": "enterprise name, credit code, sample code, product or brand"})
 
     @validates_schema
     def ordered(self, data, **_):

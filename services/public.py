@@ -194,7 +194,7 @@ def result_conditions(filters: dict) -> list:
     if given.get("q", "").strip():
         needle = f"%{escape_like(given['q'].strip())}%"
         conditions.append(or_(*(column.ilike(needle, escape="\\") for column in (
-            Enterprise.name, Enterprise.credit_code, Sample.product_name, Sample.brand))))
+            Enterprise.name, Enterprise.credit_code, Sample.code, Sample.product_name, Sample.brand))))
     return conditions
 
 

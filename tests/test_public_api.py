@@ -195,6 +195,7 @@ def test_results_filter_by_period_dates_category_region_stage_verdict_and_text(c
     assert public_codes(client, period="2025Q4") == [b.code]
     assert public_codes(client, q="虎门电器") == [a.code]
     assert public_codes(client, q=humen.credit_code) == [a.code]
+    assert public_codes(client, q=a.code) == [a.code]
     assert public_codes(client, q="100%") == []  # LIKE wildcards are literal
     day = calendar.local_date(b.final_at)  # the regulator's calendar day, not UTC's
     assert b.code in public_codes(client, **{"from": day.isoformat(), "to": day.isoformat()})
