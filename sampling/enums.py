@@ -29,6 +29,8 @@ PLAN_KINDS = ("routine", "special", "risk")
 
 # Where a sample is taken.
 STAGES = ("production", "distribution", "online", "cross_border")
+# The kind of enterprise a plan of each stage draws: producers, sellers, online shops, importers.
+STAGE_KINDS = {"production": "producer", "distribution": "seller", "online": "online_shop", "cross_border": "importer"}
 # The stages where the sample is bought (买样), so the purchase is recorded with it.
 PURCHASED_STAGES = ("online", "cross_border")
 

@@ -1,8 +1,11 @@
 """The registry as a draw sees it: eligible enterprises, inspectors and labs, read in a few queries.
 
-Eligible (DESIGN.md "The 双随机 draw"): active, registered for a plan category or one of its
+Eligible (DESIGN.md "The 双随机 draw"): active, of the kind the plan's stage draws (producers,
+sellers, online shops or importers), registered for a plan category or one of its
 sub-categories (a parent category includes its children), in a plan region, and not sampled in
-the same category within the exclusion window by a plan of the same or a higher level.
+the same category within the exclusion window by a plan of the same or a higher level. Under
+risk weighting each candidate carries its risk signals in the plan's categories over the last
+12 months.
 """
 
 from dataclasses import dataclass
@@ -15,8 +18,9 @@ from models.plans import Plan
 from models.registry import Category, Enterprise, Inspector, Lab, enterprise_categories, lab_categories
 from models.samples import Sample, sample_team
 from sampling import draw as algorithm
-from sampling.enums import DEFAULT_GRADE
+from sampling.enums import DEFAULT_GRADE, STAGE_KINDS
 from services.calendar import local_date
+from services.signals import signal_counts
 
 
 @dataclass
@@ -60,7 +64,8 @@ def draw_registry(plan: Plan, now: datetime) -> Registry:
         select(Enterprise.id, Enterprise.credit_code, Enterprise.region, Enterprise.credit_grade,
                enterprise_categories.c.category_id)
         .join(enterprise_categories, enterprise_categories.c.enterprise_id == Enterprise.id)
-        .where(Enterprise.status == "active", enterprise_categories.c.category_id.in_(scope))
+        .where(Enterprise.status == "active", Enterprise.of_kind(STAGE_KINDS[plan.stage]),
+               enterprise_categories.c.category_id.in_(scope))
     )
     if plan.regions:
         stmt = stmt.where(Enterprise.region.in_(plan.regions))
@@ -72,9 +77,10 @@ def draw_registry(plan: Plan, now: datetime) -> Registry:
     as_of = local_date(now)
     recent = recently_sampled(scope, algorithm.excluding_levels(plan.level), now, plan.exclusion_days)
     teams = last_teams()
+    signals = signal_counts(scope, as_of) if plan.risk_weighting else {}
     candidates = [
         algorithm.Candidate(code, region, tuple(sorted(categories)), grade or DEFAULT_GRADE,
-                            teams.get(enterprise_ids[code], ()))
+                            teams.get(enterprise_ids[code], ()), signals.get(enterprise_ids[code], 0))
         for code, (region, grade, categories) in rows.items()
     ]
     candidates = algorithm.apply_exclusion_window(candidates, recent, as_of, plan.exclusion_days)

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import threading
 import zlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -325,6 +325,65 @@ def test_a_plan_naming_a_parent_category_draws_the_enterprises_of_its_children(c
     assert all(s["stratum"].endswith("|" + s["category_code"]) for s in selections)
     verdict = client.get(f"/api/v1/plans/{plan['id']}/draw/verify", headers=sup).get_json()
     assert verdict == {"verified": True, "mismatches": []}
+
+
+@pytest.mark.parametrize("stage, kind", [("production", "producer"), ("distribution", "seller"),
+                                         ("online", "online_shop"), ("cross_border", "importer")])
+def test_a_plan_draws_the_kind_of_enterprise_its_stage_names(client, auth, factory, world, stage, kind):
+    sup = auth.headers("supervisor")
+    fz = world["categories"][0]
+    others = {
+        "seller": [factory.enterprise([fz], kinds=["seller"], region=REGIONS[i % 3]) for i in range(4)],
+        "online_shop": [factory.enterprise([fz], kinds=["online_shop"], platform="淘宝", shop_id=f"S{i}",
+                                           region=REGIONS[i % 3]) for i in range(3)],
+        "importer": [factory.enterprise([fz], kinds=["importer", "seller"], region=REGIONS[i % 3]) for i in range(2)],
+    }
+    expected = {
+        "producer": {e.credit_code for e in world["enterprises"]},
+        "seller": {e.credit_code for e in others["seller"] + others["importer"]},
+        "online_shop": {e.credit_code for e in others["online_shop"]},
+        "importer": {e.credit_code for e in others["importer"]},
+    }[kind]
+    plan = create_plan(client, sup, stage=stage, category_codes=["FZ-01"], sample_size=None, sampling_ratio=1)
+    assert drawn_codes(client.post(f"/api/v1/plans/{plan['id']}/draw", json={}, headers=sup)) == expected
+
+
+def post_signals(client, sup, enterprise, n, category="FZ-01", on=None):
+    for _ in range(n):
+        response = client.post("/api/v1/signals", headers=sup, json={
+            "date": (on or date.today() - timedelta(days=30)).isoformat(), "credit_code": enterprise.credit_code,
+            "category_code": category, "source": "complaint", "summary": "消费者投诉"})
+        assert response.status_code == 201, response.get_json()
+
+
+def test_risk_signals_raise_the_weight_and_the_draw_verifies_from_its_file(client, auth, world, tmp_path):
+    sup = auth.headers("supervisor")
+    many, two, stale, elsewhere = world["enterprises"][:4]
+    post_signals(client, sup, many, 7)  # capped at 5: the weight doubles
+    post_signals(client, sup, two, 2)
+    post_signals(client, sup, stale, 3, on=date.today() - timedelta(days=400))  # older than 12 months
+    post_signals(client, sup, elsewhere, 3, category="WJ-01")  # not a plan category
+    plan = create_plan(client, sup, category_codes=["FZ-01"], sample_size=10, risk_weighting=True)
+    drawn = client.post(f"/api/v1/plans/{plan['id']}/draw", json={}, headers=sup).get_json()
+    export = client.get(f"/api/v1/plans/{plan['id']}/draw/export", headers=sup).get_json()
+    signals = {code: int(digit) for row in export["registry"]["strata"]
+               for code, digit in zip(row[2], row[4], strict=True)}
+    assert signals[many.credit_code] == 5 and signals[two.credit_code] == 2
+    assert signals[stale.credit_code] == 0 and signals[elsewhere.credit_code] == 0
+    assert sum(signals.values()) == 7
+    grade = {e.credit_code: e.credit_grade for e in world["enterprises"]}
+    weights = export["rules"]["risk_weights"]
+    for sel in drawn["selections"]:
+        weight = weights[grade[sel["credit_code"]]] * (1 + signals[sel["credit_code"]] / 5)
+        assert sel["ticket"] == algorithm.ticket(drawn["seed"], plan["id"], sel["credit_code"], weight)
+    path = tmp_path / "weighted.json"
+    path.write_text(json.dumps(export, ensure_ascii=False), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-I", str(SCRIPT), str(path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout
+    # one signal digit changed in the file: the registry hash no longer holds
+    export["registry"]["strata"][0][4] = "5" * len(export["registry"]["strata"][0][2])
+    path.write_text(json.dumps(export, ensure_ascii=False), encoding="utf-8")
+    assert subprocess.run([sys.executable, "-I", str(SCRIPT), str(path)], capture_output=True).returncode == 1
 
 
 # --- visibility, verification, export -----------------------------------------------------------
