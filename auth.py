@@ -1,15 +1,13 @@
 """Bearer tokens and roles: who is calling, and may they do this."""
 
 import functools
-import hashlib
-import secrets
 
 from flask import request
 from flask_smorest import abort
-from sqlalchemy import select
 
-from extensions import db
 from models.auth import User
+from services.calendar import now
+from services.users import user_of_token
 
 _AUTH_DOC = {
     "security": [{"bearerAuth": []}],
@@ -18,16 +16,6 @@ _AUTH_DOC = {
         "403": {"$ref": "#/components/responses/DEFAULT_ERROR"},
     },
 }
-
-
-def hash_token(token: str) -> str:
-    """The stored form of a token: its SHA-256 (tokens are random, 256 bits)."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def new_token() -> str:
-    """A fresh random bearer token."""
-    return secrets.token_urlsafe(32)
 
 
 def current_principal() -> User | None:
@@ -45,9 +33,14 @@ def _load_principal() -> User | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         abort(401, message="Authorization header must be 'Bearer <token>' (认证格式错误)")
-    user = db.session.scalar(select(User).where(User.token_hash == hash_token(token.strip())))
-    if user is None or not user.active:
-        abort(401, message="Invalid or revoked token (令牌无效)")
+    user = user_of_token(token.strip())
+    if user is None:
+        abort(401, message="Invalid token (令牌无效)")
+    refusal = user.refusal(now())
+    if refusal == "revoked":
+        abort(401, message="This token has been revoked (令牌已吊销)")
+    if refusal == "expired":
+        abort(401, message="This token has expired (令牌已过期)")
     return user
 
 

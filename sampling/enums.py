@@ -9,7 +9,7 @@ GRADES = ("A", "B", "C", "D")
 DEFAULT_GRADE = "B"
 
 # Who holds a token.
-ROLES = ("supervisor", "inspector", "lab")
+ROLES = ("supervisor", "inspector", "lab", "enterprise", "partner")
 
 # Registries.
 CATEGORY_GROUPS = ("industrial", "consumer", "food", "agri", "building", "chemical", "other")

@@ -10,12 +10,12 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from auth import hash_token, new_token
 from extensions import db
 from models.auth import User
 from models.registry import Category, Enterprise, Inspector, Lab
 from sampling.credit_code import ALPHABET, make_code
 from services.audit import record_event
+from services.users import hash_token, new_token
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "dongguan.json"
 

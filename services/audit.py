@@ -6,7 +6,6 @@ from datetime import date, datetime
 
 from sqlalchemy import Select, select, text
 
-from auth import actor_name
 from extensions import db
 from models.audit import AuditEvent
 from models.base import utcnow
@@ -45,15 +44,16 @@ def event_hash(prev_hash: str, event: AuditEvent) -> str:
     return hashlib.sha256(f"{prev_hash}:{canonical}".encode()).hexdigest()
 
 
-def record_event(action: str, entity_type: str, entity_id, before=None, after=None, actor: str | None = None):
-    """Append one event to the chain in the caller's transaction (no commit here)."""
+def record_event(action: str, entity_type: str, entity_id, before=None, after=None, *, actor: str):
+    """Append one event to the chain in the caller's transaction (no commit here); ``actor``
+    names who acted (``role:name``, ``cli``, ``scheduler``...)."""
     session = db.session
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_ID})
     prev = session.scalar(select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)) or GENESIS
     event = AuditEvent(
         occurred_at=utcnow(),
-        actor=actor or actor_name(),
+        actor=actor,
         action=action,
         entity_type=entity_type,
         entity_id=str(entity_id),

@@ -135,7 +135,7 @@ def load_records(enterprise_ids: Iterable[int]) -> dict[int, Record]:
     return {i: Record.of(outcomes[i], entries[i]) for i in ids}
 
 
-def refresh_grades(enterprise_ids: list[int], on: date | None = None) -> None:
+def refresh_grades(enterprise_ids: list[int], on: date | None = None, actor: str = "system") -> None:
     """Recompute and store the credit grade of each enterprise, in the caller's transaction."""
     rules, on = credit_rules(), on or today()
     records = load_records(enterprise_ids)
@@ -149,9 +149,10 @@ def refresh_grades(enterprise_ids: list[int], on: date | None = None) -> None:
     if len(changes) == 1:
         [(code, change)] = changes.items()
         record_event("credit.grade", "enterprise", code, before={"credit_grade": change["from"]},
-                     after={"credit_grade": change["to"]})
+                     after={"credit_grade": change["to"]}, actor=actor)
     elif changes:
-        record_event("credit.grades", "enterprise", f"{len(changes)} enterprises", after={"changes": changes})
+        record_event("credit.grades", "enterprise", f"{len(changes)} enterprises", after={"changes": changes},
+                     actor=actor)
 
 
 def refresh_all_grades(on: date | None = None) -> int:

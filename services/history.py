@@ -163,7 +163,8 @@ def _store(rows: list[dict], known: Lookups) -> dict:
     enterprise_ids = sorted({known.enterprises[r["credit_code"]] for r in rows})
     refresh_grades(enterprise_ids)
     summary = {"imported": len(rows)}
-    record_event("import", "history", "csv", after={**summary, "sample_codes": [r["code"] for r in rows[:20]]})
+    record_event("import", "history", "csv", after={**summary, "sample_codes": [r["code"] for r in rows[:20]]},
+                 actor="system")
     db.session.commit()
     return summary
 

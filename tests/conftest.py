@@ -7,12 +7,12 @@ import pytest
 from sqlalchemy import text
 
 from app import create_app
-from auth import hash_token, new_token
 from extensions import db
 from models.auth import User
 from models.base import Base
 from models.registry import Category, Enterprise, Inspector, Lab
 from sampling.credit_code import make_code
+from services.users import hash_token, new_token
 
 POSTGRES = bool(os.environ.get("TEST_DATABASE_URL"))
 
@@ -123,17 +123,17 @@ def factory(app_ctx):
 
 
 class Auth:
-    """Real tokens per role: ``auth.headers("lab", lab=lab)``."""
+    """Real tokens per role: ``auth.headers("lab", lab=lab)``, ``auth.headers("enterprise", enterprise=e)``."""
 
-    def token(self, role, inspector=None, lab=None, name=None):
+    def token(self, role, inspector=None, lab=None, name=None, enterprise=None):
         token = new_token()
         db.session.add(User(name=name or f"{role}-user", role=role, inspector=inspector, lab=lab,
-                            token_hash=hash_token(token)))
+                            enterprise=enterprise, token_hash=hash_token(token)))
         db.session.commit()
         return token
 
-    def headers(self, role, inspector=None, lab=None, name=None):
-        return {"Authorization": f"Bearer {self.token(role, inspector, lab, name)}"}
+    def headers(self, role, inspector=None, lab=None, name=None, enterprise=None):
+        return {"Authorization": f"Bearer {self.token(role, inspector, lab, name, enterprise)}"}
 
 
 @pytest.fixture

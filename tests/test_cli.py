@@ -4,10 +4,10 @@ import pytest
 from sqlalchemy import func, select
 
 from app import create_app
-from auth import hash_token
 from models.auth import User
 from models.registry import Category, Enterprise, Inspector, Lab
 from sampling.credit_code import is_valid, make_code
+from services.users import hash_token
 
 
 def test_users_create_prints_token_once_and_stores_only_its_hash(app, db_session, factory):
@@ -21,6 +21,54 @@ def test_users_create_prints_token_once_and_stores_only_its_hash(app, db_session
     assert user.inspector_id == inspector.id
     missing = app.test_cli_runner().invoke(args=["users", "create", "--role", "lab", "x"])
     assert missing.exit_code != 0 and "--lab" in missing.output
+
+
+def test_users_create_binds_an_enterprise_token_to_its_credit_code(app, db_session, factory):
+    enterprise = factory.enterprise([factory.category()])
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["users", "create", "--role", "enterprise", "--enterprise", enterprise.credit_code,
+                                 "--expires-days", "90", "东莞市测试企业"])
+    assert result.exit_code == 0, result.output
+    user = db_session.scalar(select(User).where(User.name == "东莞市测试企业"))
+    assert (user.role, user.enterprise_id, user.revoked_at) == ("enterprise", enterprise.id, None)
+    assert user.expires_at is not None and "valid until" in result.output
+    for args, problem in (
+        (["--role", "enterprise", "x"], "--enterprise"),
+        (["--role", "enterprise", "--enterprise", make_code("91441900MA4W99999"), "y"], "no enterprise"),
+        (["--role", "partner", "--lab", "L1", "z"], "not bound"),
+        (["--role", "partner", "--expires-days", "0", "z"], "0"),
+        (["--role", "partner", "东莞市测试企业"], "revoke it first"),
+    ):
+        refused = runner.invoke(args=["users", "create", *args])
+        assert refused.exit_code == 2 and problem in refused.output, (args, refused.output)
+    assert db_session.scalar(select(func.count()).select_from(User)) == 1
+
+
+def test_users_list_and_revoke(app, client, db_session):
+    runner = app.test_cli_runner()
+    tokens = {}
+    for name, role in (("张主任", "supervisor"), ("发改委", "partner")):
+        result = runner.invoke(args=["users", "create", "--role", role, name])
+        tokens[name] = result.output.strip().splitlines()[-1]
+    listing = runner.invoke(args=["users", "list"])
+    assert listing.exit_code == 0
+    lines = {line.split()[1]: line for line in listing.output.splitlines()[1:]}
+    assert set(lines) == {"张主任", "发改委"} and all(line.endswith("active") for line in lines.values())
+    assert not any(token in listing.output for token in tokens.values())
+    assert not any(u.token_hash in listing.output for u in db_session.scalars(select(User)))
+
+    revoked = runner.invoke(args=["users", "revoke", "发改委"])
+    assert revoked.exit_code == 0 and "Revoked 1" in revoked.output
+    partner = {"Authorization": f"Bearer {tokens['发改委']}"}
+    assert client.get("/api/v1/partner/events", headers=partner).status_code == 401
+    listing = runner.invoke(args=["users", "list"])
+    assert [line.split()[-1] for line in listing.output.splitlines()[1:]] == ["active", "revoked"]
+    again = runner.invoke(args=["users", "revoke", "发改委"])
+    assert again.exit_code == 2 and "no live token" in again.output
+    supervisor = {"Authorization": f"Bearer {tokens['张主任']}"}
+    assert client.get("/api/v1/categories", headers=supervisor).status_code == 200
+    # A new token may take the revoked one's name.
+    assert runner.invoke(args=["users", "create", "--role", "partner", "发改委"]).exit_code == 0
 
 
 def test_token_from_cli_works_on_the_api(app, client):

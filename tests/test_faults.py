@@ -195,8 +195,8 @@ def connect_args(url: str) -> dict:
 
 
 def supervisor_token(app) -> str:
-    from auth import hash_token, new_token
     from models.auth import User
+    from services.users import hash_token, new_token
 
     token = new_token()
     with app.app_context():

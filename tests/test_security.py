@@ -10,16 +10,16 @@ import re
 import pytest
 from sqlalchemy import func, select, text
 
-from auth import hash_token
 from extensions import db
 from models.audit import AuditEvent
 from models.base import Base
 from models.registry import Enterprise
 from sampling.credit_code import make_code
+from sampling.enums import ROLES
+from services.users import hash_token
 
 ERROR_KEYS = {"code", "status", "message", "errors"}
 WRITE_METHODS = ("post", "put", "patch", "delete")
-ROLES = ("supervisor", "inspector", "lab")
 INJECTED = "<script>alert('x')</script>"
 # Placeholder values for path parameters; the token is checked before anything is looked up.
 PATH_VALUES = {"period": "2026Q4", "plan_id": "1", "entry_id": "1", "id": "1", "action_id": "1",
@@ -69,13 +69,17 @@ def send(client, method, path, headers=None):
 
 @pytest.fixture
 def role_headers(auth, factory):
-    """A token per role; inspector and lab tokens are bound to their records."""
+    """A token per role; inspector, lab and enterprise tokens are bound to their records."""
     category = factory.category()
-    return {
+    headers = {
         "supervisor": auth.headers("supervisor"),
         "inspector": auth.headers("inspector", inspector=factory.inspector()),
         "lab": auth.headers("lab", lab=factory.lab([category])),
+        "enterprise": auth.headers("enterprise", enterprise=factory.enterprise([category])),
+        "partner": auth.headers("partner"),
     }
+    assert set(headers) == set(ROLES)
+    return headers
 
 
 def test_every_write_endpoint_is_documented_with_a_role(app):
@@ -259,3 +263,30 @@ def test_a_token_may_act_only_on_what_its_record_owns(client, auth, factory):
     assert row_counts() == before
     assigned = auth.headers("lab", lab=world.lab)
     assert client.post(f"/api/v1/samples/{code}/receipt", json=receipt, headers=assigned).status_code == 200
+
+
+def test_an_expired_or_revoked_token_is_a_401_and_a_live_one_works(app, client, db_session):
+    from datetime import timedelta
+
+    from models.auth import User
+    from services.calendar import now
+    from services.users import create_user, revoke_user
+
+    _, live = create_user("在岗", "supervisor", actor="test", now=now(), expires_days=30)
+    _, old = create_user("过期", "supervisor", actor="test", now=now() - timedelta(days=31), expires_days=30)
+    _, gone = create_user("离职", "supervisor", actor="test", now=now())
+    assert client.get("/api/v1/categories", headers={"Authorization": f"Bearer {gone}"}).status_code == 200
+    revoke_user("离职", actor="test", now=now())
+
+    assert client.get("/api/v1/categories", headers={"Authorization": f"Bearer {live}"}).status_code == 200
+    for token, word in ((old, "expired"), (gone, "revoked")):
+        resp = client.get("/api/v1/categories", headers={"Authorization": f"Bearer {token}"})
+        assert_error_shape(resp, 401)
+        assert word in resp.json["message"]
+        before = row_counts()
+        resp = client.post("/api/v1/categories", json={"code": "X1", "name": "n", "group": "industrial"},
+                           headers={"Authorization": f"Bearer {token}"})
+        assert_error_shape(resp, 401)
+        assert row_counts() == before
+    expiring = db_session.scalar(select(User).where(User.name == "在岗"))
+    assert timedelta(days=29, hours=23) < expiring.expires_at - now() <= timedelta(days=30)
