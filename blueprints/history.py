@@ -10,7 +10,7 @@ from auth import SUPERVISOR, roles_required
 from blueprints.common import Blueprint
 from cli.imports import run_csv_import
 from services import history
-from services.registry import decode_upload
+from services.uploads import decode_upload
 
 blp = Blueprint("history", __name__, url_prefix="/api/v1/history", description="Past results (历史数据)")
 

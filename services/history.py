@@ -4,9 +4,8 @@ Imported rows become samples with ``source="import"``: final (or refused) from t
 a result carrying the failed items, so they count in grades, lists and reports like live ones.
 """
 
-import csv
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import date, datetime, time
 
 from sqlalchemy import insert, select
@@ -21,6 +20,7 @@ from sampling.errors import InvalidInput
 from services.audit import record_event
 from services.calendar import timezone, today
 from services.credit import refresh_grades
+from services.uploads import csv_rows
 
 HISTORY_HEADER = (
     "credit_code", "category_code", "period", "level", "kind", "stage", "sampled_on", "verdict",
@@ -29,17 +29,6 @@ HISTORY_HEADER = (
 HISTORY_VERDICTS = ("pass", "fail", "refused")
 BOOLEANS = {"true": True, "false": False, "": False, "1": True, "0": False}
 CHUNK = 1000
-
-
-def parse_history_rows(lines: Iterable[str]) -> Iterator[tuple[int, dict]]:
-    """Rows of a history CSV as ``(row number, fields)``; row 1 is the header."""
-    reader = csv.DictReader(lines)
-    missing = [h for h in HISTORY_HEADER if h not in (reader.fieldnames or [])]
-    if missing:
-        raise InvalidInput("CSV header is missing columns (表头缺少列)",
-                           {"header": [f"missing column: {m}" for m in missing]})
-    for number, row in enumerate(reader, start=2):
-        yield number, {k: (row.get(k) or "").strip() for k in HISTORY_HEADER}
 
 
 def import_code(row: dict) -> str:
@@ -130,7 +119,10 @@ def import_history(lines: Iterable[str], progress=None) -> dict:
     known = Lookups()
     errors: dict[str, list[str]] = {}
     rows: dict[str, dict] = {}
-    for number, raw in parse_history_rows(lines):
+    for number, raw, malformed in csv_rows(lines, HISTORY_HEADER):
+        if malformed:
+            errors[str(number)] = malformed
+            continue
         row, problems = check_history_row(raw, known)
         if not problems and row["code"] in rows:
             problems.append(f"row repeats row {rows[row['code']]['row']}")
