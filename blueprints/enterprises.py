@@ -7,7 +7,7 @@ from auth import STAFF, SUPERVISOR, actor_name, roles_required
 from blueprints.common import Blueprint, SelectPage
 from sampling.credit_code import problem as credit_code_problem
 from sampling.enums import DEFAULT_ENTERPRISE_KINDS, ENTERPRISE_KINDS, ENTERPRISE_STATUSES, GRADES, SCALES
-from services import enterprise_import, registry
+from services import enterprise_import, registry, uploads
 
 blp = Blueprint("enterprises", __name__, url_prefix="/api/v1/enterprises", description="Enterprises")
 
@@ -108,4 +108,4 @@ class EnterpriseImport(MethodView):
     @blp.response(200, ImportResultSchema)
     def post(self, files):
         """Upsert enterprises from a CSV file, all or nothing; errors are keyed by row number."""
-        return enterprise_import.import_enterprises(registry.open_csv(files["file"].stream), actor=actor_name())
+        return enterprise_import.import_enterprises(uploads.open_csv(files["file"].stream), actor=actor_name())

@@ -8,7 +8,7 @@ from blueprints.common import Blueprint, PlainText, SelectPage
 from sampling.enums import SIGNAL_SOURCES
 from services import signals
 from services.calendar import today
-from services.registry import open_csv
+from services.uploads import open_csv
 
 blp = Blueprint("signals", __name__, url_prefix="/api/v1/signals", description="Risk signals (风险信号)")
 

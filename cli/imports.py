@@ -6,7 +6,7 @@ import click
 
 from extensions import db
 from sampling.errors import DomainError
-from services import registry
+from services.uploads import open_csv
 
 
 def run_csv_import(path: str, label: str, importer) -> dict:
@@ -15,7 +15,7 @@ def run_csv_import(path: str, label: str, importer) -> dict:
         total = max(sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b"")) - 1, 0)
         handle.seek(0)
         try:
-            with registry.open_csv(handle) as text, \
+            with open_csv(handle) as text, \
                     click.progressbar(length=total, label=label, file=sys.stderr) as bar:
                 return importer(text, progress=bar.update)
         except DomainError as error:

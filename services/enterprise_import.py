@@ -9,9 +9,7 @@ existing enterprises costs about what importing them new does. One transaction: 
 any failure, leaves the registry as it was.
 """
 
-import csv
-import itertools
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from sqlalchemy import (
@@ -41,6 +39,7 @@ from sampling.credit_code import problem as credit_code_problem
 from sampling.enums import DEFAULT_ENTERPRISE_KINDS, DEFAULT_GRADE, ENTERPRISE_KINDS, ENTERPRISE_STATUSES, SCALES
 from sampling.errors import InvalidInput
 from services.audit import record_event
+from services.uploads import csv_rows
 
 IMPORT_HEADER = ("credit_code", "name", "region", "address", "scale", "category_codes", "status")
 OPTIONAL_COLUMNS = ("kinds", "platform", "shop_id")  # may follow the documented header, in any order
@@ -82,23 +81,12 @@ STAGED_INDEXES = (
 class RowChecker:
     """Checks and cleans the rows of one file against the categories it may name."""
 
-    def __init__(self, header: list[str]):
-        names = [h.strip().lower() for h in header]
-        missing = [h for h in IMPORT_HEADER if h not in names]
-        if missing:
-            raise InvalidInput("CSV header is missing columns (表头缺少列)",
-                               {"header": [f"missing column: {m}" for m in missing]})
-        self.width = len(names)
-        self.index = {name: names.index(name) for name in (*IMPORT_HEADER, *OPTIONAL_COLUMNS) if name in names}
+    def __init__(self):
         self.categories = dict(db.session.execute(select(Category.code, Category.id)).all())
 
-    def check(self, values: list[str]) -> tuple[tuple, list[tuple[str, int]], list[str]]:
-        """``(staged row without its number, category links, problems)`` of one CSV row."""
-        if len(values) != self.width:
-            return (), [], [f"expected {self.width} columns, found {len(values)} (列数不符)"]
-        if any("\x00" in value for value in values):
-            return (), [], ["contains a NUL character (含有空字符)"]
-        row = {name: values[i].strip() for name, i in self.index.items()}
+    def check(self, row: dict[str, str]) -> tuple[tuple, list[tuple[str, int]], list[str]]:
+        """``(staged row without its number, category links, problems)`` of one CSV row, whose
+        shape and text ``services.uploads.csv_rows`` has checked."""
         code = row["credit_code"].upper()
         scale, status = row["scale"] or "small", row["status"] or "active"
         problems = _field_problems(row, code, scale, status)
@@ -144,26 +132,6 @@ def _field_problems(row: dict, code: str, scale: str, status: str) -> list[str]:
     return problems
 
 
-def read_rows(lines: Iterable[str]) -> Iterator[tuple[int, list[str] | None, str | None]]:
-    """``(row number, values, why unreadable)`` for the header (row 1) and each row after it.
-
-    A row the csv module or the decoder cannot read ends the file: what follows cannot be trusted.
-    """
-    reader = csv.reader(lines)
-    for number in itertools.count(1):
-        try:
-            values = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as error:  # a field over the size limit, a broken quote
-            yield number, None, f"unreadable CSV: {error} (无法解析)"
-            return
-        except UnicodeDecodeError:
-            yield number, None, "not UTF-8 or GB18030 text (文件编码无法识别)"
-            return
-        yield number, values, None
-
-
 def import_enterprises(lines: Iterable[str], actor: str, progress: Callable[[int], object] | None = None) -> dict:
     """Upsert enterprises from CSV text, all or nothing; a bad row is a 422 keyed by its row number.
 
@@ -172,15 +140,11 @@ def import_enterprises(lines: Iterable[str], actor: str, progress: Callable[[int
     """
     connection = db.session.connection()
     _create_staging(connection)
-    rows = read_rows(lines)
-    _, header, unreadable = next(rows, (1, None, "empty file (文件为空)"))
-    if header is None:
-        raise InvalidInput("The file has no readable header (无法读取表头)", {"header": [unreadable]})
-    checker = RowChecker(header)
+    checker = RowChecker()
     errors: dict[str, list[str]] = {}
     bad_rows, staged, links = 0, [], []
-    for number, values, unreadable in rows:
-        row, row_links, problems = checker.check(values) if values is not None else ((), [], [unreadable])
+    for number, fields, malformed in csv_rows(lines, IMPORT_HEADER, OPTIONAL_COLUMNS):
+        row, row_links, problems = ((), [], malformed) if malformed else checker.check(fields)
         if problems:
             bad_rows += 1
             if len(errors) < MAX_REPORTED_ROWS:

@@ -4,10 +4,7 @@ The views parse and shape; every query and every transaction of the registries i
 write takes the ``actor`` the audit trail names and records its event in its own transaction.
 """
 
-import codecs
-import io
 from collections.abc import Iterable
-from typing import BinaryIO
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import aliased
@@ -220,36 +217,3 @@ def create_lab(data: dict, actor: str) -> Lab:
     record_event("create", "lab", lab.code, after={**data, "category_codes": lab.category_codes}, actor=actor)
     db.session.commit()
     return lab
-
-
-# --- uploaded CSV text ---------------------------------------------------------------------
-
-CSV_ENCODINGS = ("utf-8-sig", "gb18030")  # UTF-8, with or without BOM, or GB18030 as Excel saves it
-
-
-def open_csv(stream: BinaryIO) -> io.TextIOWrapper:
-    """The text of a CSV file as a stream: UTF-8 if the whole file is UTF-8, else GB18030.
-
-    The file is scanned once in blocks to choose, then read again row by row: never all in memory.
-    """
-    start = stream.tell()
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    encoding = CSV_ENCODINGS[0]
-    try:
-        while block := stream.read(1 << 20):
-            decoder.decode(block)
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        encoding = CSV_ENCODINGS[1]
-    stream.seek(start)
-    return io.TextIOWrapper(stream, encoding=encoding, newline="")
-
-
-def decode_upload(raw: bytes) -> io.StringIO:
-    """Text of an uploaded CSV held in memory (UTF-8, with or without BOM, or GB18030 from Excel)."""
-    for encoding in CSV_ENCODINGS:
-        try:
-            return io.StringIO(raw.decode(encoding), newline="")
-        except UnicodeDecodeError:
-            continue
-    raise InvalidInput("The file is not UTF-8 or GB18030 text (文件编码无法识别)", {"file": ["cannot decode"]})

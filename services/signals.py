@@ -4,7 +4,6 @@ A signal names an enterprise by credit code or by exact name; it is stored again
 enterprise it matched, with the code and name as the source gave them.
 """
 
-import csv
 from collections.abc import Iterable, Iterator
 from datetime import date, timedelta
 
@@ -18,6 +17,7 @@ from sampling.credit_code import problem as credit_code_problem
 from sampling.enums import SIGNAL_SOURCES
 from sampling.errors import InvalidInput
 from services.audit import record_event
+from services.uploads import csv_rows
 
 SIGNAL_HEADER = ("date", "credit_code", "name", "category_code", "source", "summary")
 SIGNAL_WINDOW_DAYS = 365  # "the last 12 months" of DESIGN.md's risk weighting
@@ -146,13 +146,10 @@ def create_signal(data: dict, actor: str, today: date) -> RiskSignal:
 
 def parse_signal_rows(lines: Iterable[str]) -> Iterator[tuple[int, dict, list[str]]]:
     """Rows of a signal CSV as ``(row number, fields, problems of form)``; row 1 is the header."""
-    reader = csv.DictReader(lines)
-    missing = [h for h in SIGNAL_HEADER if h not in (reader.fieldnames or [])]
-    if missing:
-        raise InvalidInput("CSV header is missing columns (表头缺少列)",
-                           {"header": [f"missing column: {m}" for m in missing]})
-    for number, raw in enumerate(reader, start=2):
-        row = {k: (raw.get(k) or "").strip() for k in SIGNAL_HEADER}
+    for number, row, malformed in csv_rows(lines, SIGNAL_HEADER):
+        if malformed:
+            yield number, row or dict.fromkeys(SIGNAL_HEADER, ""), malformed
+            continue
         row["credit_code"] = row["credit_code"].upper()
         problems = []
         try:

@@ -7,11 +7,12 @@ adds to its own checks of the row's fields and reports by row number, all or not
 out one by one, so a large file streams.
 """
 
+import codecs
 import csv
 import io
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 from flask import current_app
 
@@ -19,16 +20,35 @@ from sampling.errors import InvalidInput
 from sampling.text import text_problem
 
 ENCODINGS = ("utf-8-sig", "gb18030")  # UTF-8 with or without BOM; GB18030 as Excel saves it in China
+UNDECODABLE = "not UTF-8 or GB18030 text (文件编码无法识别)"
+
+
+def open_csv(stream: BinaryIO) -> io.TextIOWrapper:
+    """The text of a CSV file as a stream: UTF-8 if the whole file is UTF-8, else GB18030.
+
+    The file is scanned once in blocks to choose, then read again row by row: never all in memory.
+    """
+    start = stream.tell()
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    encoding = ENCODINGS[0]
+    try:
+        while block := stream.read(1 << 20):
+            decoder.decode(block)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        encoding = ENCODINGS[1]
+    stream.seek(start)
+    return io.TextIOWrapper(stream, encoding=encoding, newline="")
 
 
 def decode_upload(raw: bytes) -> io.StringIO:
-    """Text of an uploaded CSV (UTF-8, with or without BOM, or GB18030 from Excel)."""
+    """Text of an uploaded CSV held in memory (UTF-8, with or without BOM, or GB18030 from Excel)."""
     for encoding in ENCODINGS:
         try:
             return io.StringIO(raw.decode(encoding), newline="")
         except UnicodeDecodeError:
             continue
-    raise InvalidInput("The file is not UTF-8 or GB18030 text (文件编码无法识别)", {"file": ["cannot decode"]})
+    raise InvalidInput(f"The file is {UNDECODABLE}", {"file": ["cannot decode"]})
 
 
 class CsvRow(NamedTuple):
@@ -53,6 +73,8 @@ def csv_rows(lines: Iterable[str], required: Sequence[str], optional: Sequence[s
     max_chars = max_chars or current_app.config["CSV_MAX_LINE_CHARS"]
     reader = csv.reader(lines, strict=True)  # a broken quote is an error, not a field swallowing the file
     header = read_row(reader, 1, max_chars)
+    if header is not None and header.problems == [UNDECODABLE]:
+        raise InvalidInput(f"The file is {UNDECODABLE}", {"file": ["cannot decode"]})
     if header is None or header.problems or header.fields is None:
         problems = header.problems if header else ["empty file (文件为空)"]
         raise InvalidInput("The file has no readable header (无法读取表头)", {"header": problems})
@@ -87,11 +109,13 @@ def read_row(reader, number: int, max_chars: int) -> CsvRow | None:
         return None
     except csv.Error as error:  # a broken quote, a field over the reader's size limit
         return CsvRow(number, None, [f"not readable as CSV: {error} (无法解析)"])
+    except UnicodeDecodeError:  # a streamed file whose bytes fit neither encoding
+        return CsvRow(number, None, [UNDECODABLE])
     problems = []
-    if sum(len(value) for value in values) > max_chars:
+    joined = "".join(values)
+    if len(joined) > max_chars:
         problems.append(f"longer than {max_chars} characters (行过长)")
-    for column, value in enumerate(values, start=1):
-        problem = text_problem(value)
-        if problem:
-            problems.append(f"column {column} {problem}")
+    if text_problem(joined):  # one look at the whole row; the columns only when something is wrong
+        problems += [f"column {column} {text_problem(value)}"
+                     for column, value in enumerate(values, start=1) if text_problem(value)]
     return CsvRow(number, values, problems)

@@ -108,11 +108,11 @@ def test_an_import_killed_halfway_leaves_no_enterprise_of_its_file(app, db_sessi
 
 def make_drawable_plan(sample_size: int) -> int:
     """A plan over a registry big enough that storing its draw takes a while; its id."""
-    from services import calendar, plans, registry
+    from services import calendar, plans, uploads
     from services.enterprise_import import import_enterprises
 
     seed_categories()
-    import_enterprises(registry.decode_upload(make_csv(3 * sample_size, seed=5)), actor="test")
+    import_enterprises(uploads.decode_upload(make_csv(3 * sample_size, seed=5)), actor="test")
     # 199 inspectors, not 200: when 2 x 3000 seats fill every load cap exactly, the draw may dead-end.
     db.session.add_all(Inspector(code=f"I{n:03d}", name=f"检查员{n}", region=REGIONS[n % len(REGIONS)])
                        for n in range(199))

@@ -89,7 +89,7 @@ def child(url: str, path: str) -> None:
     """In a process of its own: import ``path`` and print seconds, summary and peak RSS as JSON."""
     from extensions import db
     from services.enterprise_import import import_enterprises
-    from services.registry import open_csv
+    from services.uploads import open_csv
 
     app = _make_app(url)
     with app.app_context():
