@@ -1,7 +1,7 @@
 """users: roles enterprise and partner, a token bound to an enterprise, expiry and revocation
 
 Revision ID: c41f7a2e8b13
-Revises: 84f5b83f97e0
+Revises: e4b6d8f0a1c3
 Create Date: 2026-12-01 21:00:00
 
 ``active`` becomes ``revoked_at`` (a token switched off before keeps the time it was made as the
@@ -15,7 +15,7 @@ import models.base
 
 # revision identifiers, used by Alembic.
 revision = 'c41f7a2e8b13'
-down_revision = '84f5b83f97e0'
+down_revision = 'e4b6d8f0a1c3'
 branch_labels = None
 depends_on = None
 
