@@ -222,7 +222,8 @@ def _serious(sample: Sample) -> tuple[bool, list[str]]:
     """Whether the final failure is serious by the black-list rule, and the reasons."""
     if sample.status == lc.REFUSED:
         return True, [credit.REASON_REFUSAL]
-    record = load_records([sample.enterprise_id])[sample.enterprise_id]
+    answerable = sample.producer_enterprise_id or sample.enterprise_id  # the registered producer, if named
+    record = load_records([answerable])[answerable]
     outcome = next((o for o in record.outcomes if o.ref == sample.id), None) or outcome_of(sample)
     listing = credit.black_listing(outcome, record, credit_rules())
     return listing.severity == credit.SERIOUS, listing.reasons

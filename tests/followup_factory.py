@@ -40,12 +40,12 @@ class Story:
         assert answer.status_code == 200, (action, answer.json)
         return answer.json
 
-    def tested(self, code: str, verdict: str = "fail", critical: bool = True) -> dict:
-        """Visited, received and tested."""
+    def tested(self, code: str, verdict: str = "fail", critical: bool = True, producer: dict | None = None) -> dict:
+        """Visited (``producer``: the named producer on the label), received and tested."""
         team = [i.code for i in self.world.team[:2]]
-        self.post(code, "sampling", {"sampled_at": self.at(0), "stage": "production", "product_name": "电热水壶",
-                                     "batch_no": "20260801", "quantity": "6台", "reserve_quantity": "3台",
-                                     "inspector_codes": team}, self.insp)
+        visit = {"sampled_at": self.at(0), "stage": "production", "product_name": "电热水壶",
+                 "batch_no": "20260801", "quantity": "6台", "reserve_quantity": "3台", "inspector_codes": team}
+        self.post(code, "sampling", {**visit, **({"producer": producer} if producer else {})}, self.insp)
         self.post(code, "receipt", {"received_at": self.at(1)}, self.lab)
         return self.post(code, "result", {"report_no": f"R-{code}", "tested_at": self.at(5),
                                           "items": items(verdict, critical)}, self.lab)

@@ -12,7 +12,6 @@ from sqlalchemy import select
 from extensions import db
 from models.actions import FollowUpAction
 from models.audit import AuditEvent
-from models.samples import Sample
 from sampling import credit
 from services import calendar, samples
 from services.events import feed
@@ -137,10 +136,8 @@ def test_an_overdue_interview_is_in_the_overdue_report_for_supervisors(story, wo
 
 def test_a_failure_of_a_producer_registered_elsewhere_calls_for_a_referral_within_10_days(story, world):
     code = world.samples[0].code
-    story.tested(code, "fail", critical=True)
-    sample = db.session.scalar(select(Sample).where(Sample.code == code))
-    sample.producer, sample.producer_name, sample.producer_address = None, "佛山市某电器有限公司", "佛山市顺德区北滘镇"
-    db.session.commit()
+    story.tested(code, "fail", critical=True,
+                 producer={"name": "佛山市某电器有限公司", "address": "佛山市顺德区北滘镇"})
     story.post(code, "notification", {"notified_at": story.at(6)}, story.sup)
     assert actions_of(code) == []  # not final yet: open to objection
     story.post(code, "finalize", {}, story.sup)
@@ -156,3 +153,15 @@ def test_a_failure_of_a_producer_registered_elsewhere_calls_for_a_referral_withi
     assert [(r["sample_code"], r["days_overdue"]) for r in rows] == [(code, 1)]
     done = story.patch(referral.id, {"to_authority": "佛山市顺德区市场监督管理局", "completed_at": now().isoformat()})
     assert done["status"] == "done" and done["to_authority"] == "佛山市顺德区市场监督管理局"
+
+
+def test_a_failure_of_a_registered_producer_found_at_a_seller_is_filed_under_the_producer(story, world, factory):
+    producer = factory.enterprise([world.category], name="东莞市美好电器制造有限公司")
+    code = world.samples[0].code
+    story.tested(code, "fail", critical=True, producer={"credit_code": producer.credit_code, "name": producer.name})
+    story.post(code, "notification", {"notified_at": story.at(6)}, story.sup)
+    story.post(code, "finalize", {}, story.sup)
+    [interview] = actions_of(code)
+    assert interview.basis == "serious_failure"
+    assert [e.credit_code for e in events_of("serious_failure")] == [producer.credit_code]
+    assert [e.credit_code for e in events_of("follow_up")] == [producer.credit_code]
