@@ -6,7 +6,15 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 from auth import STAFF, SUPERVISOR, actor_name, roles_required
 from blueprints.common import Blueprint, SelectPage
 from sampling.credit_code import problem as credit_code_problem
-from sampling.enums import DEFAULT_ENTERPRISE_KINDS, ENTERPRISE_KINDS, ENTERPRISE_STATUSES, GRADES, SCALES
+from sampling.enums import (
+    DEFAULT_ENTERPRISE_KINDS,
+    DEFAULT_SCALE,
+    DEFAULT_STATUS,
+    ENTERPRISE_KINDS,
+    ENTERPRISE_STATUSES,
+    GRADES,
+    SCALES,
+)
 from services import enterprise_import, registry, uploads
 
 blp = Blueprint("enterprises", __name__, url_prefix="/api/v1/enterprises", description="Enterprises")
@@ -33,9 +41,9 @@ class EnterpriseSchema(EnterpriseUpdateSchema):
     credit_code = fields.String(required=True, metadata={"example": "91350100M000100Y43"})
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     region = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    scale = fields.String(load_default="small", validate=validate.OneOf(SCALES))
+    scale = fields.String(load_default=DEFAULT_SCALE, validate=validate.OneOf(SCALES))
     category_codes = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
-    status = fields.String(load_default="active", validate=validate.OneOf(ENTERPRISE_STATUSES))
+    status = fields.String(load_default=DEFAULT_STATUS, validate=validate.OneOf(ENTERPRISE_STATUSES))
     kinds = fields.List(fields.String(validate=validate.OneOf(ENTERPRISE_KINDS)), validate=validate.Length(min=1),
                         load_default=lambda: list(DEFAULT_ENTERPRISE_KINDS),
                         metadata={"description": "one or more of producer, seller, online_shop, importer"})

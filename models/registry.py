@@ -7,7 +7,16 @@ from sqlalchemy import JSON, Boolean, CheckConstraint, Column, ForeignKey, Integ
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime, enum_check, utcnow
-from sampling.enums import CATEGORY_GROUPS, DEFAULT_ENTERPRISE_KINDS, ENTERPRISE_KINDS, ENTERPRISE_STATUSES, SCALES
+from sampling.enums import (
+    CATEGORY_GROUPS,
+    DEFAULT_ENTERPRISE_KINDS,
+    DEFAULT_GRADE,
+    DEFAULT_SCALE,
+    DEFAULT_STATUS,
+    ENTERPRISE_KINDS,
+    ENTERPRISE_STATUSES,
+    SCALES,
+)
 from sampling.enums import GRADES as CREDIT_GRADES
 
 enterprise_categories = Table(
@@ -80,9 +89,9 @@ class Enterprise(Base):
     name: Mapped[str] = mapped_column(String(200), index=True)
     region: Mapped[str] = mapped_column(String(64), index=True)
     address: Mapped[str | None] = mapped_column(String(300))
-    scale: Mapped[str] = mapped_column(String(8), default="small")
-    status: Mapped[str] = mapped_column(String(16), default="active")
-    credit_grade: Mapped[str] = mapped_column(String(1), default="B")
+    scale: Mapped[str] = mapped_column(String(8), default=DEFAULT_SCALE)
+    status: Mapped[str] = mapped_column(String(16), default=DEFAULT_STATUS)
+    credit_grade: Mapped[str] = mapped_column(String(1), default=DEFAULT_GRADE)
     is_producer: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     is_seller: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     is_online_shop: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

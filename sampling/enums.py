@@ -15,6 +15,7 @@ ROLES = ("supervisor", "inspector", "lab", "enterprise", "partner")
 CATEGORY_GROUPS = ("industrial", "consumer", "food", "agri", "building", "chemical", "other")
 SCALES = ("large", "medium", "small", "micro")
 ENTERPRISE_STATUSES = ("active", "closed", "suspended")
+DEFAULT_SCALE, DEFAULT_STATUS = "small", "active"  # an enterprise registered without them
 # What an enterprise is in the market (it may be several): 生产企业, 销售者, 网店, 跨境电商/进口商.
 ENTERPRISE_KINDS = ("producer", "seller", "online_shop", "importer")
 DEFAULT_ENTERPRISE_KINDS = ("producer",)

@@ -36,7 +36,15 @@ from extensions import db
 from models.base import utcnow
 from models.registry import Category, Enterprise, enterprise_categories, kind_column
 from sampling.credit_code import problem as credit_code_problem
-from sampling.enums import DEFAULT_ENTERPRISE_KINDS, DEFAULT_GRADE, ENTERPRISE_KINDS, ENTERPRISE_STATUSES, SCALES
+from sampling.enums import (
+    DEFAULT_ENTERPRISE_KINDS,
+    DEFAULT_GRADE,
+    DEFAULT_SCALE,
+    DEFAULT_STATUS,
+    ENTERPRISE_KINDS,
+    ENTERPRISE_STATUSES,
+    SCALES,
+)
 from sampling.errors import InvalidInput
 from services.audit import record_event
 from services.uploads import csv_rows
@@ -88,7 +96,7 @@ class RowChecker:
         """``(staged row without its number, category links, problems)`` of one CSV row, whose
         shape and text ``services.uploads.csv_rows`` has checked."""
         code = row["credit_code"].upper()
-        scale, status = row["scale"] or "small", row["status"] or "active"
+        scale, status = row["scale"] or DEFAULT_SCALE, row["status"] or DEFAULT_STATUS
         problems = _field_problems(row, code, scale, status)
         codes = list(dict.fromkeys(c.strip() for c in row["category_codes"].split(";") if c.strip()))
         if not codes:

@@ -23,7 +23,6 @@ import io
 import json
 import os
 import random
-import resource
 import secrets
 import subprocess
 import sys
@@ -93,14 +92,20 @@ def child(url: str, path: str) -> None:
 
     app = _make_app(url)
     with app.app_context():
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        before = peak_rss_mib(os.getpid())
         start = time.perf_counter()
         with open(path, "rb") as handle, open_csv(handle) as text:
             summary = import_enterprises(text, actor="bench")
         elapsed = time.perf_counter() - start
         db.engine.dispose()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"seconds": elapsed, "summary": summary, "rss_mib": peak / 1024, "rss_start_mib": before / 1024}))
+    print(json.dumps({"seconds": elapsed, "summary": summary, "rss_mib": peak_rss_mib(os.getpid()),
+                      "rss_start_mib": before}))
+
+
+def peak_rss_mib(pid: int) -> float:
+    """A process's peak resident set (VmHWM: unlike ``ru_maxrss``, not inherited across exec)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))) / 1024
 
 
 def run_service(url: str, path: Path) -> dict:
@@ -133,11 +138,9 @@ class Gunicorn:
         self.process.wait(timeout=30)
 
     def worker_peak_rss_mib(self) -> float:
-        """VmHWM of the worker (the master's one child)."""
+        """The peak RSS of the worker (the master's one child)."""
         pid = self.process.pid
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        status = Path(f"/proc/{children[0]}/status").read_text()
-        return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM"))) / 1024
+        return peak_rss_mib(int(Path(f"/proc/{pid}/task/{pid}/children").read_text().split()[0]))
 
 
 def supervisor_token(url: str) -> str:
