@@ -120,7 +120,7 @@ class Gunicorn:
 
     def __init__(self, url: str):
         self.env = {**os.environ, "DATABASE_URL": url, "APP_ENV": "production", "SECRET_KEY": "bench",
-                    "WEB_CONCURRENCY": "1", "GUNICORN_BIND": f"127.0.0.1:{HTTP_PORT}", "LOG_LEVEL": "warning"}
+                    "WEB_CONCURRENCY": "1", "GUNICORN_BIND": f"127.0.0.1:{HTTP_PORT}", "LOG_LEVEL": "WARNING"}
 
     def __enter__(self):
         gunicorn = Path(sys.executable).with_name("gunicorn")
