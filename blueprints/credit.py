@@ -4,9 +4,8 @@ from flask.views import MethodView
 from marshmallow import Schema, fields
 
 from auth import STAFF, roles_required
-from blueprints.common import Blueprint, get_or_404
-from models.registry import Enterprise
-from services.credit import credit_history
+from blueprints.common import Blueprint
+from services import calendar, credit
 
 blp = Blueprint("credit", __name__, url_prefix="/api/v1", description="Credit grades (质量信用等级)")
 
@@ -22,13 +21,14 @@ class CreditEntrySchema(Schema):
     lapsed_at = fields.Date(allow_none=True)
     removed_at = fields.AwareDateTime(allow_none=True)
     removal_reason = fields.String(allow_none=True)
-    state = fields.String(metadata={"description": "active, lapsed or removed"})
+    state = fields.String(metadata={"description": "active, lapsed, removed or withdrawn"})
 
 
 class CreditHistorySchema(Schema):
     sample_code = fields.String()
     period = fields.String()
-    date = fields.Date()
+    date = fields.Date(metadata={"description": "the day the verdict became final"})
+    list_period = fields.String(metadata={"description": "the list period of that day"})
     level = fields.String()
     kind = fields.String()
     category_code = fields.String()
@@ -56,4 +56,4 @@ class EnterpriseCredit(MethodView):
     @blp.response(200, CreditSchema)
     def get(self, credit_code):
         """The enterprise's grade, whether it is on the red or black list, its entries and history."""
-        return credit_history(get_or_404(Enterprise, credit_code=credit_code))
+        return credit.credit_history(credit_code, calendar.today())

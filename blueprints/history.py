@@ -1,15 +1,11 @@
-"""Import of past spot-check results (历史抽查数据): HTTP and ``flask history import FILE``."""
+"""Import of past spot-check results (历史抽查数据) over HTTP; the CLI is ``cli/history.py``."""
 
-
-import click
-from flask.cli import AppGroup
 from flask.views import MethodView
 from marshmallow import Schema, fields
 
-from auth import SUPERVISOR, roles_required
+from auth import SUPERVISOR, actor_name, roles_required
 from blueprints.common import Blueprint
-from cli.imports import run_csv_import
-from services import history
+from services import calendar, history
 from services.uploads import decode_upload
 
 blp = Blueprint("history", __name__, url_prefix="/api/v1/history", description="Past results (历史数据)")
@@ -30,19 +26,8 @@ class HistoryImport(MethodView):
     @blp.arguments(HistoryFileSchema, location="files")
     @blp.response(200, HistoryResultSchema)
     def post(self, files):
-        """Import past final results and refusals, all or nothing; errors keyed by row number."""
-        return history.import_history(decode_upload(files["file"].read()))
+        """Import past final results and refusals, all or nothing; errors keyed by row number.
 
-
-history_cli = AppGroup("history", help="The city's past spot-check record.")
-
-
-@history_cli.command("import")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
-def import_history_file(path):
-    """Import past results and refusals from a CSV file, all or nothing."""
-    summary = run_csv_import(path, "Importing history", history.import_history)
-    click.echo(f"imported {summary['imported']}")
-
-
-cli_commands = (history_cli,)
+        A row joins the list period of its sampling date; one that reaches an already
+        published period is published with that period's next supplement."""
+        return history.import_history(decode_upload(files["file"].read()), actor_name(), calendar.today())

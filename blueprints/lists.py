@@ -1,27 +1,26 @@
-"""Red/black lists (红黑榜): publish a period once, read it (JSON, CSV), remove an entry early."""
+"""Red/black lists (红黑榜): publish a period (and its supplements), read it (JSON, CSV), remove an entry."""
 
 import csv
 import io
 
 from flask import Response, current_app
 from flask.views import MethodView
-from marshmallow import Schema, fields, pre_dump, validate
+from marshmallow import Schema, fields, validate
 
 from auth import SUPERVISOR, actor_name, roles_required
-from blueprints.common import Blueprint, SelectPage
-from jobs.scheduler import scheduler_command
-from models.lists import Publication
-from services import lists
+from blueprints.common import Blueprint, PlainText
+from services import calendar, lists
 
 blp = Blueprint("lists", __name__, url_prefix="/api/v1/lists", description="Red and black lists (红黑榜)")
 
 
 class ListRowSchema(Schema):
     id = fields.Integer(metadata={"description": "entry id, for early removal"})
-    credit_code = fields.String()
+    credit_code = fields.String(metadata={"description": "the listed enterprise"})
     enterprise_name = fields.String()
     region = fields.String()
     category_code = fields.String()
+    category_name = fields.String(allow_none=True)
     product_name = fields.String(allow_none=True)
     batch_no = fields.String(allow_none=True)
     verdict = fields.String(metadata={"description": "pass, fail or refused"})
@@ -30,10 +29,29 @@ class ListRowSchema(Schema):
     report_no = fields.String(allow_none=True)
     reason = fields.String()
     severity = fields.String(allow_none=True, metadata={"description": "general or serious (black list)"})
-    listed_at = fields.String(metadata={"format": "date"})
-    expires_at = fields.String(metadata={"format": "date"})
+    final_on = fields.String(metadata={"format": "date", "description": "the day the verdict became final"})
+    listed_at = fields.String(metadata={"format": "date", "description": "the day the verdict became final"})
+    expires_at = fields.String(metadata={"format": "date", "description": "the end of the term (from final_on)"})
+    sampled_credit_code = fields.String(metadata={"description": "the sampled unit (被抽样单位)"})
+    sampled_name = fields.String()
+    producer_credit_code = fields.String(allow_none=True, metadata={
+        "description": "the named producer (标称生产者), when registered here"})
+    producer_name = fields.String(allow_none=True)
+    follow_up = fields.String(allow_none=True, metadata={
+        "description": "what was done about a failure (处理情况: 已约谈, 已整改, 复查合格, 已立案...)"})
     lapsed_at = fields.Date(allow_none=True)
     removed_at = fields.AwareDateTime(allow_none=True)
+    withdrawn_in = fields.Integer(allow_none=True, metadata={"description": "the supplement that withdrew it"})
+
+
+class SupplementSchema(Schema):
+    no = fields.Integer()
+    published_at = fields.AwareDateTime()
+    published_by = fields.String(allow_none=True)
+    reason = fields.String()
+    red = fields.List(fields.Nested(ListRowSchema))
+    black = fields.List(fields.Nested(ListRowSchema))
+    withdrawn = fields.List(fields.Nested(ListRowSchema))
 
 
 class PublicationSchema(Schema):
@@ -42,18 +60,26 @@ class PublicationSchema(Schema):
     published_by = fields.String(allow_none=True)
     red = fields.List(fields.Nested(ListRowSchema))
     black = fields.List(fields.Nested(ListRowSchema))
+    supplements = fields.List(fields.Nested(SupplementSchema))
 
-    @pre_dump
-    def rows(self, obj, **_):
-        return lists.publication_view(obj) if isinstance(obj, Publication) else obj
+
+class PublishResultSchema(PublicationSchema):
+    supplement = fields.Nested(SupplementSchema, allow_none=True,
+                               metadata={"description": "the supplement this call published (201), if any"})
 
 
 class PeriodQuerySchema(Schema):
-    q = fields.String(metadata={"description": "part of an enterprise name or credit code"})
+    q = fields.String(validate=validate.Length(max=100),
+                      metadata={"description": "part of an enterprise name or credit code"})
+
+
+class PublishSchema(Schema):
+    reason = PlainText(validate=validate.Length(min=1, max=2000),
+                       metadata={"description": "kept on a supplement; written by the server when absent"})
 
 
 class RemovalSchema(Schema):
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    reason = PlainText(required=True, validate=validate.Length(min=1, max=2000))
 
 
 class EntrySchema(ListRowSchema):
@@ -62,19 +88,25 @@ class EntrySchema(ListRowSchema):
     removal_reason = fields.String(allow_none=True)
     removed_by = fields.String(allow_none=True)
 
-    @pre_dump
-    def row(self, entry, **_):
-        return {**lists.entry_row(entry), "period": entry.period, "list": entry.list,
-                "removal_reason": entry.removal_reason, "removed_by": entry.removed_by}
+
+def cached_period(period: str) -> tuple[dict, str]:
+    """The period's publication, serialised and as JSON text, from the per-process cache."""
+    def make():
+        dumped = PublicationSchema().dump(lists.period_view(period))
+        return dumped, current_app.json.dumps(dumped)
+
+    return lists.published_cache.get_or_make(("json", period), make)
 
 
 @blp.route("")
 class Publications(MethodView):
     @blp.response(200, PublicationSchema(many=True))
-    @blp.paginate(SelectPage)
-    def get(self):
+    @blp.paginate()
+    def get(self, pagination_parameters):
         """Every published period's lists, newest first (public)."""
-        return lists.list_publications()
+        views, total = lists.publication_summaries(pagination_parameters.page, pagination_parameters.page_size)
+        pagination_parameters.item_count = total
+        return views
 
 
 @blp.route("/<period>")
@@ -83,10 +115,11 @@ class PublicationItem(MethodView):
     @blp.response(200, PublicationSchema)
     @blp.alt_response(404, response="DEFAULT_ERROR", description="Not published (yet)")
     def get(self, query, period):
-        """One period's red and black lists (public); ``q`` searches name or credit code."""
-        body = lists.published_cache.get_or_make(("json", period, query.get("q")), lambda: current_app.json.dumps(
-            PublicationSchema().dump(lists.publication_view(lists.publication_or_404(period), query.get("q")))
-        ))
+        """One period's red and black lists and supplements (public); ``q`` searches name or credit code
+        within the cached period."""
+        dumped, body = cached_period(period)
+        if query.get("q", "").strip():
+            body = current_app.json.dumps(lists.search_view(dumped, query["q"]))
         return current_app.response_class(body, mimetype="application/json")
 
 
@@ -95,22 +128,27 @@ class PublicationCsv(MethodView):
     @blp.response(200, {"type": "string"}, content_type="text/csv")
     @blp.alt_response(404, response="DEFAULT_ERROR", description="Not published (yet)")
     def get(self, period):
-        """The same rows as CSV, one line per entry with its list (public)."""
-        view = lists.publication_view(lists.publication_or_404(period))
-        return Response(rows_csv(view), mimetype="text/csv", headers={
+        """The same rows as CSV, one line per entry with its list and supplement (public)."""
+        return Response(rows_csv(lists.period_view(period)), mimetype="text/csv", headers={
             "Content-Disposition": f'attachment; filename="lists-{period}.csv"'})
 
 
 @blp.route("/<period>/publish")
 class Publish(MethodView):
     @roles_required(*SUPERVISOR)
-    @blp.response(201, PublicationSchema)
-    @blp.alt_response(200, schema=PublicationSchema, description="Already published: the same publication")
+    @blp.arguments(PublishSchema, required=False)
+    @blp.response(201, PublishResultSchema)
+    @blp.alt_response(200, schema=PublishResultSchema, description="Nothing new: the publication as it is")
     @blp.alt_response(409, response="DEFAULT_ERROR", description="The quarter has not ended")
-    def post(self, period):
-        """Publish the period's lists; publishing again returns the same publication (200)."""
-        publication, created = lists.publish_lists(period, actor_name())
-        return publication, 201 if created else 200
+    @blp.alt_response(422, response="DEFAULT_ERROR", description="Malformed, or before the first quarter with data")
+    def post(self, body, period):
+        """Publish the period's lists; later, a numbered supplement with what reached the period since
+        (201), or the publication as it is when nothing did (200)."""
+        publication, supplement, created = lists.publish_lists(
+            period, actor_name(), calendar.now(), (body or {}).get("reason"))
+        view = lists.publication_view(publication)
+        supplement_view = next((s for s in view["supplements"] if supplement and s["no"] == supplement.no), None)
+        return {**view, "supplement": supplement_view}, 201 if created else 200
 
 
 @blp.route("/entries/<int:entry_id>/removal")
@@ -122,10 +160,10 @@ class Removal(MethodView):
     @blp.alt_response(409, response="DEFAULT_ERROR", description="Already removed")
     def post(self, body, entry_id):
         """Remove an entry early (信用修复) with a recorded reason."""
-        return lists.remove_entry(entry_id, body["reason"], actor_name())
+        return lists.remove_entry(entry_id, body["reason"], actor_name(), calendar.now())
 
 
-CSV_FIELDS = ("list", *lists.ROW_FIELDS, "removed_at")
+CSV_FIELDS = ("list", "supplement", *lists.ROW_FIELDS, "follow_up", "removed_at", "withdrawn_in")
 
 
 def csv_cell(value) -> str:
@@ -137,14 +175,14 @@ def csv_cell(value) -> str:
 
 
 def rows_csv(view: dict) -> str:
-    """The red then the black rows as CSV text with a header line (UTF-8 BOM for Excel)."""
+    """The red then the black rows, then each supplement's, as CSV text with a header line (UTF-8 BOM)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_FIELDS)
-    for list_name in ("red", "black"):
-        for row in view[list_name]:
-            writer.writerow([csv_cell(list_name if f == "list" else row.get(f)) for f in CSV_FIELDS])
+    parts = [(None, view), *((s["no"], s) for s in view["supplements"])]
+    for number, part in parts:
+        for list_name in ("red", "black"):
+            for row in part[list_name]:
+                values = {**row, "list": list_name, "supplement": number}
+                writer.writerow([csv_cell(values.get(f)) for f in CSV_FIELDS])
     return "\ufeff" + out.getvalue()
-
-# ``flask --app wsgi scheduler``: registered by the app factory with every blueprint's commands.
-cli_commands = (scheduler_command,)

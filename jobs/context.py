@@ -2,16 +2,14 @@
 
 from collections.abc import Callable
 
-from flask import Flask, has_app_context
+from flask import Flask
 
 
 def in_app(app: Flask | None, run: Callable):
-    """Call ``run`` inside an app context: the caller's, ``app``'s, or a new app's."""
-    if app is None and has_app_context():
-        return run()
+    """Call ``run`` inside ``app``'s context, or the caller's when ``app`` is None (the scheduler
+    gives each run one; ``python -m jobs`` builds the app through the factory). Never importing
+    the factory here keeps the CLI (which registers the scheduler command) out of a cycle."""
     if app is None:
-        from app import create_app
-
-        app = create_app()
+        return run()
     with app.app_context():
         return run()

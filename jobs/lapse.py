@@ -1,4 +1,4 @@
-"""Job: mark list entries lapsed once their time is up (and the failure was put right)."""
+"""Jobs: lapse list entries whose time is up, and let grades age (both daily)."""
 
 from datetime import date
 
@@ -6,23 +6,19 @@ from flask import Flask
 
 from jobs.context import in_app
 
+ACTOR = "scheduler"
+
 
 def lapse_expired(today: date | None = None, app: Flask | None = None) -> list[int]:
-    """Lapse every entry due by ``today``; returns the ids lapsed now."""
-    from services import lists
+    """Lapse every entry due by ``today`` (default: the regulator's today); the ids lapsed now."""
+    from services import calendar, lists
 
-    return in_app(app, lambda: lists.lapse_entries(today))
+    return in_app(app, lambda: lists.lapse_entries(today or calendar.today(), ACTOR))
 
 
 def refresh_grades(today: date | None = None, app: Flask | None = None) -> int:
     """Recompute every enterprise's grade: grades age (a failure leaves the 12- and 24-month
     windows) even when nothing new is recorded; returns how many changed."""
-    from extensions import db
-    from services.credit import refresh_all_grades
+    from services import calendar, credit
 
-    def run():
-        changed = refresh_all_grades(today)
-        db.session.commit()
-        return changed
-
-    return in_app(app, run)
+    return in_app(app, lambda: credit.refresh_all_grades(today or calendar.today(), ACTOR))

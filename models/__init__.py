@@ -5,7 +5,7 @@ from models.audit import AuditEvent
 from models.auth import User
 from models.base import Base
 from models.events import PartnerEvent
-from models.lists import ListEntry, Publication
+from models.lists import ListEntry, Publication, Supplement
 from models.plans import Draw, Plan, Selection
 from models.registry import Category, Enterprise, Inspector, Lab
 from models.reports import TargetRate
@@ -15,5 +15,5 @@ from models.signals import RiskSignal
 __all__ = [
     "AuditEvent", "Base", "Category", "Draw", "Enterprise", "FollowUpAction", "IdempotencyRecord",
     "Inspector", "Lab", "ListEntry", "PartnerEvent", "Plan", "Publication", "RectificationReport", "Result",
-    "ResultItem", "RiskSignal", "Sample", "SampleEvent", "Selection", "TargetRate", "User",
+    "ResultItem", "RiskSignal", "Sample", "SampleEvent", "Selection", "Supplement", "TargetRate", "User",
 ]

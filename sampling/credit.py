@@ -1,8 +1,10 @@
 """Credit rules: the red/black lists and the credit grade (DESIGN.md "Red/black lists").
 
 Pure: an enterprise's record is plain data (its final outcomes and its list entries) and
-every threshold comes in a ``CreditRules``. Dates are ``datetime.date``; "within N months"
-windows are inclusive at both ends (a failure exactly 12 months earlier is within 12 months).
+every threshold comes in a ``CreditRules`` built from the settings. Dates are
+``datetime.date`` in the regulator's calendar; an outcome's date is the day its verdict
+became final, and its list period is the quarter of that day. "Within N months" windows are
+inclusive at both ends (a failure exactly 12 months earlier is within 12 months).
 """
 
 from __future__ import annotations
@@ -11,8 +13,7 @@ import calendar
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
 
 from sampling.errors import InvalidInput
 
@@ -20,39 +21,37 @@ PASS, FAIL, REFUSED = "pass", "fail", "refused"
 RED, BLACK = "red", "black"
 GENERAL, SERIOUS = "general", "serious"
 
-REASON_REFUSAL = "拒绝抽样 (refused to be sampled)"
-REASON_FAILED_ITEMS = "不合格项目 (failed items): {}"
-REASON_FAILED = "检验不合格 (failed)"
-REASON_CRITICAL = "安全项目不合格 (critical item failed)"
-REASON_RECHECK_FAILED = "复查不合格 (recheck failed)"
-REASON_REPEAT = "12个月内再次不合格 (second failure within {} months)"
-REASON_RED = "本期抽检全部合格，连续{}次合格 ({} consecutive passes)"
+# Reasons as the public reads them (Chinese only: they are printed on the lists).
+REASON_REFUSAL = "拒绝抽样"
+REASON_FAILED_ITEMS = "不合格项目：{}"
+REASON_FAILED = "检验不合格"
+REASON_CRITICAL = "安全项目不合格"
+REASON_RECHECK_FAILED = "复查不合格"
+REASON_REPEAT = "{}个月内再次不合格"
+REASON_RED = "本期抽查全部合格，已连续{}次合格"
 
 PERIOD_RE = re.compile(r"^(\d{4})Q([1-4])$")
-DEFAULT_TIMEZONE = "Asia/Shanghai"
+QUARTER_MONTHS = 3  # lists are published once a quarter: a red entry stands until the next one
+GRADE_D_FAILURES = 2  # GB/T 23791 as DESIGN.md reads it: "two or more failures or refusals"
 
 
 @dataclass(frozen=True)
 class CreditRules:
-    """Every threshold of the list and grade rules, with DESIGN.md's defaults."""
+    """Every threshold of the list and grade rules; the values come from config.py."""
 
-    repeat_failure_months: int = 12
-    general_lapse_months: int = 6
-    serious_lapse_months: int = 12
-    red_min_consecutive_passes: int = 3
-    red_clean_months: int = 12
-    red_valid_months: int = 3
-    grade_d_months: int = 24
-    grade_d_failures: int = 2
-    grade_c_months: int = 12
-    grade_a_consecutive_passes: int = 3
-    grade_a_clean_months: int = 24
+    repeat_failure_months: int
+    general_lapse_months: int
+    serious_lapse_months: int
+    red_min_consecutive_passes: int
+    red_clean_months: int
+    grade_d_months: int
+    grade_c_months: int
+    grade_a_clean_months: int
 
     @classmethod
     def from_config(cls, config: Mapping) -> CreditRules:
-        """Rules from the app's settings (see ``CONFIG_KEYS``); a missing key keeps the default."""
-        values = {name: int(config[key]) for key, name in CONFIG_KEYS.items() if config.get(key) is not None}
-        return cls(**values)
+        """Rules from the app's settings (``CONFIG_KEYS``); every one must be there."""
+        return cls(**{name: int(config[key]) for key, name in CONFIG_KEYS.items()})
 
 
 # Setting name (config.py) -> CreditRules field.
@@ -62,28 +61,29 @@ CONFIG_KEYS = {
     "BLACK_SERIOUS_MONTHS": "serious_lapse_months",
     "RED_CONSECUTIVE_PASSES": "red_min_consecutive_passes",
     "RED_CLEAN_MONTHS": "red_clean_months",
-    "RED_VALID_MONTHS": "red_valid_months",
     "GRADE_D_MONTHS": "grade_d_months",
-    "GRADE_D_FAILURES": "grade_d_failures",
     "GRADE_C_MONTHS": "grade_c_months",
-    "GRADE_A_PASSES": "grade_a_consecutive_passes",
     "GRADE_A_MONTHS": "grade_a_clean_months",
 }
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """One final verdict (or refusal) of an enterprise; ``on`` is the sampling/refusal date."""
+    """One final verdict (or refusal) of an enterprise; ``on`` is the day it became final."""
 
     ref: object
     on: date
-    period: str
     verdict: str
     critical_failed: bool = False
     failed_items: tuple[str, ...] = ()
     recheck: str | None = None
     recheck_on: date | None = None
     source: str = "live"
+
+    @property
+    def period(self) -> str:
+        """The list period: the quarter in which the verdict became final."""
+        return period_of(self.on)
 
     @property
     def is_failure(self) -> bool:
@@ -144,9 +144,9 @@ def add_months(day: date, months: int) -> date:
 
 
 def parse_period(period: str) -> tuple[int, int]:
-    """``"2026Q4"`` → ``(2026, 4)``; anything else is InvalidInput."""
+    """``"2026Q4"`` → ``(2026, 4)``; anything else (year 0 included) is InvalidInput."""
     match = PERIOD_RE.match(period or "")
-    if not match:
+    if not match or int(match.group(1)) == 0:
         raise InvalidInput("Period must look like 2026Q4", {"period": ["Expected YYYYQn."]})
     return int(match.group(1)), int(match.group(2))
 
@@ -177,15 +177,14 @@ def next_period(period: str) -> str:
     return period_of(period_end(period) + timedelta(days=1))
 
 
-def local_today(now: datetime | None = None, timezone: str = DEFAULT_TIMEZONE) -> date:
-    """Today's date in the regulator's time zone (``now`` must be aware if given)."""
-    now = now or datetime.now(ZoneInfo("UTC"))
-    return now.astimezone(ZoneInfo(timezone)).date()
+def quarter_just_ended(today: date) -> str:
+    """The last complete quarter on ``today`` (a date in the regulator's calendar)."""
+    return previous_period(period_of(today))
 
 
-def quarter_just_ended(now: datetime | None = None, timezone: str = DEFAULT_TIMEZONE) -> str:
-    """The last complete quarter at ``now``, in the regulator's time zone."""
-    return previous_period(period_of(local_today(now, timezone)))
+def has_ended(period: str, today: date) -> bool:
+    """The quarter is over on ``today`` (safe for any well-formed period, 9999Q4 included)."""
+    return period_key(period) < period_key(period_of(today))
 
 
 def within(day: date, end: date, months: int) -> bool:
@@ -238,9 +237,9 @@ def black_listings(period: str, record: Record, rules: CreditRules) -> list[Blac
 
 
 def expiry(listed_on: date, list_name: str, severity: str | None, rules: CreditRules) -> date:
-    """The earliest date an entry may lapse."""
+    """The earliest date an entry may lapse; the term runs from the day the verdict became final."""
     if list_name == RED:
-        months = rules.red_valid_months
+        months = QUARTER_MONTHS
     elif severity == SERIOUS:
         months = rules.serious_lapse_months
     else:
@@ -330,7 +329,7 @@ def red_reason(period: str, record: Record) -> str:
     """The reason shown on a red-list row."""
     key = period_key(period)
     run = consecutive_passes(o for o in record.outcomes if period_key(o.period) <= key)
-    return REASON_RED.format(run, run)
+    return REASON_RED.format(run)
 
 
 # --- credit grade ------------------------------------------------------------------
@@ -347,7 +346,7 @@ def credit_grade(record: Record, as_of: date, rules: CreditRules) -> str:
 
     if any(e.severity == SERIOUS for e in black):
         return "D"
-    if failures_within(rules.grade_d_months) >= rules.grade_d_failures:
+    if failures_within(rules.grade_d_months) >= GRADE_D_FAILURES:
         return "D"
     if black or failures_within(rules.grade_c_months) >= 1:
         return "C"
@@ -357,6 +356,6 @@ def credit_grade(record: Record, as_of: date, rules: CreditRules) -> str:
     clean = failures_within(rules.grade_a_clean_months) == 0 and not any(
         e.list == BLACK and overlaps(e, start, as_of, record) for e in record.entries
     )
-    if clean and consecutive_passes(past) >= rules.grade_a_consecutive_passes:
+    if clean and consecutive_passes(past) >= rules.red_min_consecutive_passes:
         return "A"
     return "B"

@@ -71,3 +71,7 @@ ACTION_BASES = ("serious_failure", "recheck_failed", "refusal", "producer_elsewh
 
 # Credit events partners read (联合奖惩).
 EVENT_TYPES = ("grade_changed", "listed", "lapsed", "removed", "serious_failure", "follow_up")
+
+# Red/black lists (红黑榜): which list, and how serious a black entry is.
+LIST_NAMES = ("red", "black")
+SEVERITIES = ("general", "serious")

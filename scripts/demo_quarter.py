@@ -111,7 +111,7 @@ def load_history(seed: int = 2026, current: str | None = None, per_quarter: int 
             ])
             rows += 1
     out.seek(0)
-    history.import_history(out)
+    history.import_history(out, "demo", calendar.today())
     return rows
 
 
@@ -197,7 +197,7 @@ def announce_and_draw(name: str, period: str, announced: datetime, drawn: dateti
 def load_past_quarter(seed: int = 2026, sample_size: int = 40, period: str | None = None) -> dict:
     """Live the quarter just ended on the service and publish its lists; a summary."""
     rng = random.Random(seed)
-    period = period or credit.quarter_just_ended(calendar.now(), timezone=str(timezone()))
+    period = period or credit.quarter_just_ended(calendar.today())
     start = at_nine(credit.period_start(period))
     plan_id = announce_and_draw(f"{period[:4]}年第{'一二三四'[int(period[-1]) - 1]}季度东莞市产品质量市级监督抽查",
                                 period, start - timedelta(days=12), start + timedelta(days=2),
@@ -236,22 +236,21 @@ def load_past_quarter(seed: int = 2026, sample_size: int = 40, period: str | Non
 
 
 def publish_past_lists(current: str | None = None) -> list[str]:
-    """Publish the lists of every ended quarter with data, oldest first (as the scheduler would have)."""
+    """Publish the lists of every quarter from the first with a final verdict up to ``current``
+    (excluded), oldest first, as the scheduler would have."""
     current = current or credit.period_of(calendar.today())
-    periods = sorted(set(db.session.scalars(select(Sample.period).where(Sample.period < current))),
-                     key=credit.period_key)
-    for period in periods:
+    periods, period = [], lists.first_period_with_data()
+    while period and credit.period_key(period) < credit.period_key(current):
         publish_in_time(period)
+        periods.append(period)
+        period = credit.next_period(period)
     return periods
 
 
 def publish_in_time(period: str):
-    """Publish a period's lists, dated when the scheduler would have: 00:30 on the next quarter's first day."""
-    publication, created = lists.publish_lists(period, "scheduler")
+    """Publish a period's lists when the scheduler would have: 00:30 on the next quarter's first day."""
     due = datetime.combine(credit.period_start(credit.next_period(period)), time(0, 30), tzinfo=timezone())
-    if created and due < publication.published_at:  # the demo records the past after the fact
-        publication.published_at = due
-        db.session.commit()
+    publication, _, _ = lists.publish_lists(period, "scheduler", due)
     return publication
 
 

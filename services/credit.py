@@ -1,11 +1,15 @@
-"""Credit records: load an enterprise's outcomes and entries, derive and store its grade."""
+"""Credit records: load an enterprise's outcomes and entries, derive and store its grade.
+
+An outcome counts against the enterprise that answers for it (``accountable_enterprise``)
+and is dated by the day its verdict became final (``Sample.final_at``, regulator's calendar).
+"""
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, null, or_, select
 from sqlalchemy.orm import selectinload
 
 from extensions import db
@@ -14,8 +18,10 @@ from models.registry import Enterprise
 from models.samples import Result, ResultItem, Sample
 from sampling import credit
 from sampling.credit import CreditRules, Entry, Outcome, Record
+from sampling.errors import NotFound
+from services import events
 from services.audit import record_event
-from services.calendar import local_date, today
+from services.calendar import local_date, timezone
 
 REFUSED_STATUS = "refused"
 
@@ -26,8 +32,30 @@ def credit_rules() -> CreditRules:
 
 
 def counted_samples():
-    """Samples that count in a record: a final verdict, or a refusal."""
-    return or_(Sample.final_at.is_not(None) & Sample.verdict.is_not(None), Sample.status == REFUSED_STATUS)
+    """Samples that count in a record: a final verdict, or a recorded refusal."""
+    return Sample.final_at.is_not(None) & or_(Sample.verdict.is_not(None), Sample.status == REFUSED_STATUS)
+
+
+def accountable_enterprise():
+    """The enterprise a sample's outcome counts for (SQL; DESIGN.md's attribution rule).
+
+    A refusal counts against the sampled unit; a verdict against the named producer when it
+    is registered here; when the label names a producer registered elsewhere, against nobody
+    here (a referral to its authority follows); when no producer is named (imported history,
+    a product its seller cannot source), against the sampled unit.
+    """
+    return case(
+        (Sample.status == REFUSED_STATUS, Sample.enterprise_id),
+        (Sample.producer_enterprise_id.is_not(None), Sample.producer_enterprise_id),
+        (Sample.producer_name.is_not(None), null()),
+        else_=Sample.enterprise_id,
+    )
+
+
+def answered_by(ids: list[int]):
+    """Samples whose outcome counts for one of the enterprises (SQL condition, index-friendly)."""
+    return or_(Sample.enterprise_id.in_(ids), Sample.producer_enterprise_id.in_(ids)) \
+        & accountable_enterprise().in_(ids)
 
 
 def standing_result(sample: Sample) -> Result | None:
@@ -51,11 +79,9 @@ def outcome_of(sample: Sample) -> Outcome:
 def _outcome(sample, items: tuple[str, ...]) -> Outcome:
     """An outcome from a sample or a row of its columns (the same attribute names)."""
     refused = sample.status == REFUSED_STATUS
-    at = sample.refused_at if refused else (sample.sampled_at or sample.final_at)
     return Outcome(
         ref=sample.id,
-        on=local_date(at or sample.created_at),
-        period=sample.period,
+        on=local_date(sample.final_at),
         verdict=credit.REFUSED if refused else sample.verdict,
         critical_failed=bool(sample.critical_failed) and not refused,
         failed_items=items,
@@ -74,13 +100,13 @@ def entry_of(row: ListEntry) -> Entry:
 
 
 def counted_samples_of(enterprise_ids: Iterable[int]) -> list[Sample]:
-    """The counted samples of the enterprises, with results and items loaded."""
+    """The counted samples the enterprises answer for, with results and items loaded."""
     ids = list(enterprise_ids)
     if not ids:
         return []
     stmt = (
         select(Sample)
-        .where(Sample.enterprise_id.in_(ids), counted_samples())
+        .where(answered_by(ids), counted_samples())
         .options(selectinload(Sample.results).selectinload(Result.items))
         .order_by(Sample.id)
     )
@@ -88,9 +114,8 @@ def counted_samples_of(enterprise_ids: Iterable[int]) -> list[Sample]:
 
 
 OUTCOME_COLUMNS = (
-    Sample.id, Sample.enterprise_id, Sample.period, Sample.status, Sample.verdict, Sample.critical_failed,
-    Sample.refused_at, Sample.sampled_at, Sample.final_at, Sample.created_at, Sample.recheck_verdict,
-    Sample.rechecked_at, Sample.source,
+    Sample.id, accountable_enterprise().label("accountable_id"), Sample.status, Sample.verdict,
+    Sample.critical_failed, Sample.final_at, Sample.recheck_verdict, Sample.rechecked_at, Sample.source,
 )
 CHUNK = 1000
 
@@ -125,19 +150,28 @@ def load_records(enterprise_ids: Iterable[int]) -> dict[int, Record]:
     outcomes, entries = defaultdict(list), defaultdict(list)
     for chunk in _chunks(ids):
         rows = db.session.execute(
-            select(*OUTCOME_COLUMNS).where(Sample.enterprise_id.in_(chunk), counted_samples()).order_by(Sample.id)
+            select(*OUTCOME_COLUMNS).where(answered_by(chunk), counted_samples()).order_by(Sample.id)
         ).all()
         items = _failed_items_of([r.id for r in rows if r.verdict == credit.FAIL and r.status != REFUSED_STATUS])
         for row in rows:
-            outcomes[row.enterprise_id].append(_outcome(row, items.get(row.id, ())))
-        for entry in db.session.scalars(select(ListEntry).where(ListEntry.enterprise_id.in_(chunk))):
+            outcomes[row.accountable_id].append(_outcome(row, items.get(row.id, ())))
+        for entry in db.session.scalars(select(ListEntry).where(
+                ListEntry.enterprise_id.in_(chunk), ListEntry.withdrawn_in_id.is_(None))):
             entries[entry.enterprise_id].append(entry_of(entry))
     return {i: Record.of(outcomes[i], entries[i]) for i in ids}
 
 
-def refresh_grades(enterprise_ids: list[int], on: date | None = None, actor: str = "system") -> None:
-    """Recompute and store the credit grade of each enterprise, in the caller's transaction."""
-    rules, on = credit_rules(), on or today()
+def start_of(day: date) -> datetime:
+    """Midnight at the start of a day of the regulator's calendar (aware)."""
+    return datetime(day.year, day.month, day.day, tzinfo=timezone())
+
+
+def refresh_grades(enterprise_ids: list[int], on: date, actor: str, at: datetime | None = None) -> None:
+    """Recompute and store the credit grade of each enterprise as of ``on``, in the caller's
+    transaction; ``actor`` made the change that moved it, at ``at`` (default: the start of
+    ``on``). Each change is audited and reaches partners as a ``grade_changed`` event."""
+    at = at or start_of(on)
+    rules = credit_rules()
     records = load_records(enterprise_ids)
     changes = {}
     for chunk in _chunks(list(records)):
@@ -145,6 +179,8 @@ def refresh_grades(enterprise_ids: list[int], on: date | None = None, actor: str
             grade = credit.credit_grade(records[enterprise.id], on, rules)
             if grade != enterprise.credit_grade:
                 changes[enterprise.credit_code] = {"from": enterprise.credit_grade, "to": grade}
+                events.emit("grade_changed", enterprise.credit_code, at,
+                            {"from": enterprise.credit_grade, "to": grade, "as_of": on})
                 enterprise.credit_grade = grade
     if len(changes) == 1:
         [(code, change)] = changes.items()
@@ -155,27 +191,32 @@ def refresh_grades(enterprise_ids: list[int], on: date | None = None, actor: str
                      actor=actor)
 
 
-def refresh_all_grades(on: date | None = None) -> int:
-    """Recompute every enterprise's grade (grades age with time); the number changed."""
+def refresh_all_grades(on: date, actor: str) -> int:
+    """Recompute every enterprise's grade (grades age with time) and commit; the number changed."""
     ids = list(db.session.scalars(select(Enterprise.id).order_by(Enterprise.id)))
     before = dict(db.session.execute(select(Enterprise.id, Enterprise.credit_grade)).all())
     for start in range(0, len(ids), 500):
-        refresh_grades(ids[start:start + 500], on)
+        refresh_grades(ids[start:start + 500], on, actor)
     after = dict(db.session.execute(select(Enterprise.id, Enterprise.credit_grade)).all())
+    db.session.commit()
     return sum(1 for i in ids if before.get(i) != after.get(i))
 
 
 def entry_state(row: ListEntry, record: Record, on: date) -> str:
-    """``active``, ``lapsed`` or ``removed``."""
+    """``active``, ``lapsed``, ``removed`` or ``withdrawn`` (by a supplement)."""
+    if row.withdrawn_in_id is not None:
+        return "withdrawn"
     if row.removed_at is not None:
         return "removed"
     return "active" if credit.is_active(entry_of(row), on, record) else "lapsed"
 
 
-def credit_history(enterprise: Enterprise) -> dict:
-    """An enterprise's credit standing: grade, list entries and every counted outcome."""
+def credit_history(credit_code: str, on: date) -> dict:
+    """An enterprise's credit standing on ``on``: grade, list entries and every counted outcome."""
+    enterprise = db.session.scalar(select(Enterprise).where(Enterprise.credit_code == credit_code))
+    if enterprise is None:
+        raise NotFound(f"Enterprise not found: credit_code={credit_code} (未找到)", {"credit_code": [credit_code]})
     record = load_records([enterprise.id])[enterprise.id]
-    on = today()
     rows = db.session.scalars(
         select(ListEntry).where(ListEntry.enterprise_id == enterprise.id).order_by(ListEntry.id)
     ).all()
@@ -207,7 +248,7 @@ def history_row(sample: Sample, outcome: Outcome) -> dict:
     """One counted outcome as shown in an enterprise's credit history."""
     result = standing_result(sample)
     return {
-        "sample_code": sample.code, "period": sample.period, "date": outcome.on,
+        "sample_code": sample.code, "period": sample.period, "date": outcome.on, "list_period": outcome.period,
         "level": sample.level, "kind": sample.kind, "category_code": sample.category.code,
         "verdict": outcome.verdict, "failed_items": list(outcome.failed_items),
         "critical_failed": outcome.critical_failed, "report_no": result.report_no if result else None,

@@ -18,7 +18,7 @@ from models.samples import STAGES, Result, ResultItem, Sample
 from sampling import credit
 from sampling.errors import InvalidInput
 from services.audit import record_event
-from services.calendar import timezone, today
+from services.calendar import timezone
 from services.credit import refresh_grades
 from services.uploads import csv_rows
 
@@ -38,14 +38,14 @@ def import_code(row: dict) -> str:
 
 
 class Lookups:
-    """The registry codes a history file refers to, loaded once."""
+    """The registry codes a history file refers to, loaded once; ``today`` bounds the dates."""
 
-    def __init__(self):
+    def __init__(self, today: date):
         self.enterprises = dict(db.session.execute(select(Enterprise.credit_code, Enterprise.id)).all())
         self.categories = dict(db.session.execute(select(Category.code, Category.id)).all())
         self.labs = {code: (lab_id, name) for code, lab_id, name in
                      db.session.execute(select(Lab.code, Lab.id, Lab.name)).all()}
-        self.today = today()
+        self.today = today
 
 
 def check_history_row(row: dict, known: Lookups) -> tuple[dict, list[str]]:
@@ -110,13 +110,15 @@ def _date(text: str, problems: list[str], today_: date) -> date | None:
     return day
 
 
-def import_history(lines: Iterable[str], progress=None) -> dict:
+def import_history(lines: Iterable[str], actor: str, today: date, progress=None) -> dict:
     """Import past results and refusals from CSV lines, all or nothing; ``{"imported": n}``.
 
     Errors are keyed by row number; a row already imported (same enterprise, category,
-    period, date, verdict and report) is an error too. ``progress(n)`` is called per row.
+    period, date, verdict and report) is an error too; no date may be after ``today``.
+    ``progress(n)`` is called per row. A row becomes final on its sampling date, so it joins
+    the list period of that date (a published one through a supplement).
     """
-    known = Lookups()
+    known = Lookups(today)
     errors: dict[str, list[str]] = {}
     rows: dict[str, dict] = {}
     for number, raw, malformed in csv_rows(lines, HISTORY_HEADER):
@@ -137,7 +139,7 @@ def import_history(lines: Iterable[str], progress=None) -> dict:
     if errors:
         raise InvalidInput(f"{len(errors)} row(s) have errors; nothing was imported (导入失败，未写入任何数据)",
                            errors)
-    return _store(list(rows.values()), known)
+    return _store(list(rows.values()), known, actor)
 
 
 def _already_imported(rows: dict[str, dict]) -> dict[str, list[str]]:
@@ -147,16 +149,16 @@ def _already_imported(rows: dict[str, dict]) -> dict[str, list[str]]:
     return {str(rows[c]["row"]): ["this row was already imported (已导入)"] for c in sorted(found)}
 
 
-def _store(rows: list[dict], known: Lookups) -> dict:
+def _store(rows: list[dict], known: Lookups, actor: str) -> dict:
     """Write the validated rows in bulk, refresh the grades they touch, commit once."""
     tz = timezone()
     for start in range(0, len(rows), CHUNK):
         _insert_chunk(rows[start:start + CHUNK], known, tz)
     enterprise_ids = sorted({known.enterprises[r["credit_code"]] for r in rows})
-    refresh_grades(enterprise_ids)
+    refresh_grades(enterprise_ids, known.today, actor)
     summary = {"imported": len(rows)}
-    record_event("import", "history", "csv", after={**summary, "sample_codes": [r["code"] for r in rows[:20]]},
-                 actor="system")
+    record_event("import", "history", "csv", actor=actor,
+                 after={**summary, "sample_codes": [r["code"] for r in rows[:20]]})
     db.session.commit()
     return summary
 
@@ -196,7 +198,7 @@ def _sample_values(row: dict, known: Lookups, tz) -> dict:
         "kind": row["kind"], "source": "import", "status": "refused" if refused else "final",
         "verdict": None if refused else row["verdict"], "critical_failed": row["critical"],
         "stage": row["stage"] or None, "sampled_at": None if refused else at, "refused_at": at if refused else None,
-        "final_at": None if refused else at, "last_event_at": at, "lab_id": lab_id, "created_at": utcnow(),
+        "final_at": at, "last_event_at": at, "lab_id": lab_id, "created_at": utcnow(),
     }
 
 

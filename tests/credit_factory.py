@@ -1,29 +1,56 @@
-"""Test data for credit and lists: samples that already count (final verdict or refusal)."""
+"""Test data for credit and lists: samples that already count (final verdict or refusal).
+
+A list period holds the verdicts that became final in it, so list tests place a sample's
+``final_at`` inside a quarter (``on=day_in(period)``); grade tests count back from today.
+"""
 
 import itertools
-from datetime import UTC, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
+from config import Config
 from extensions import db
 from models.samples import Result, ResultItem, Sample
-from sampling.credit import quarter_just_ended
+from sampling import credit
 
 _codes = itertools.count(1)
-LAST_QUARTER = quarter_just_ended()
+TZ = ZoneInfo(Config.TIMEZONE)
 
 
-def counted_sample(enterprise, category, verdict="pass", days_ago=30, period=LAST_QUARTER, *,
+def local_today() -> date:
+    """Today in the regulator's calendar (the tests' own clock reading)."""
+    return datetime.now(TZ).date()
+
+
+def local_noon(day: date) -> datetime:
+    """Noon of a day in the regulator's time zone."""
+    return datetime.combine(day, time(12), tzinfo=TZ)
+
+
+LAST_QUARTER = credit.quarter_just_ended(local_today())
+
+
+def day_in(period: str, offset: int = 30) -> date:
+    """A day inside ``period``: ``offset`` days after its start."""
+    return credit.period_start(period) + timedelta(days=offset)
+
+
+def counted_sample(enterprise, category, verdict="pass", days_ago=30, period=None, *, on: date | None = None,
                    refused=False, critical=False, items=("甲醛含量",), recheck=None, source="draw"):
-    """A final sample (or a refusal) of ``enterprise``, sampled ``days_ago`` days back."""
-    at = datetime.now(UTC) - timedelta(days=days_ago)
+    """A final sample (or a refusal) of ``enterprise``, final on ``on`` (noon, regulator's time)
+    or ``days_ago`` days back; ``period`` is its plan's period (default: that day's quarter)."""
+    at = local_noon(on) if on else datetime.now(TZ) - timedelta(days=days_ago)
     n = next(_codes)
+    period = period or credit.period_of(at.date())
     sample = Sample(code=f"CS{n:06d}", enterprise=enterprise, category=category, period=period,
-                    level="municipal", kind="routine", source=source, sampled_at=at,
-                    product_name=f"产品{n}", batch_no=f"B{n}")
+                    level="municipal", kind="routine", source=source, sampled_at=at - timedelta(days=25),
+                    product_name=f"产品{n}", batch_no=f"B{n}", final_at=at)
     if refused:
         sample.status, sample.refused_at, sample.sampled_at = "refused", at, None
     else:
-        sample.status, sample.verdict, sample.final_at, sample.critical_failed = "final", verdict, at, critical
-        result = Result(report_no=f"R{n:06d}", tested_at=at, verdict=verdict, kind="initial", lab_name="东莞市质检所")
+        sample.status, sample.verdict, sample.critical_failed = "final", verdict, critical
+        result = Result(report_no=f"R{n:06d}", tested_at=at - timedelta(days=20), verdict=verdict, kind="initial",
+                        lab_name="东莞市质检所")
         failed = list(items) if verdict == "fail" else []
         result.items = [ResultItem(position=i, name=name, requirement="≤0.1", measured="0.3", verdict="fail",
                                    critical=critical) for i, name in enumerate(failed)]

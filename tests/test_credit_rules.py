@@ -1,11 +1,12 @@
 """The pure credit rules: black/red lists, lapse and the credit grade (sampling/credit.py)."""
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from config import Config
 from sampling import credit
 from sampling.credit import (
     BLACK,
@@ -23,12 +24,12 @@ from sampling.credit import (
 from sampling.enums import GRADES
 from sampling.errors import InvalidInput
 
-RULES = CreditRules()
+RULES = CreditRules.from_config(vars(Config))
 
 
-def outcome(ref, on, verdict=PASS, period=None, **kw):
-    """An outcome; the period defaults to the quarter of its date."""
-    return Outcome(ref=ref, on=on, period=period or credit.period_of(on), verdict=verdict, **kw)
+def outcome(ref, on, verdict=PASS, **kw):
+    """An outcome that became final on ``on`` (its list period is that day's quarter)."""
+    return Outcome(ref=ref, on=on, verdict=verdict, **kw)
 
 
 def black_entry(ref, listed_on, severity=GENERAL, removed_on=None):
@@ -56,7 +57,7 @@ def test_period_bounds_and_neighbours():
     assert credit.next_period("2025Q4") == "2026Q1"
 
 
-@pytest.mark.parametrize("bad", ["2026Q5", "2026Q0", "26Q1", "2026q1", "", "2026Q1 "])
+@pytest.mark.parametrize("bad", ["2026Q5", "2026Q0", "26Q1", "2026q1", "", "2026Q1 ", "0000Q1"])
 def test_malformed_period_is_invalid_input(bad):
     with pytest.raises(InvalidInput):
         credit.period_start(bad)
@@ -69,10 +70,11 @@ def test_every_date_lies_in_its_period(day):
     assert credit.next_period(credit.previous_period(period)) == period
 
 
-def test_quarter_just_ended_uses_shanghai_time():
-    # 2026-03-31 17:00 UTC is already 1 April 01:00 in Shanghai: Q1 has ended there.
-    assert credit.quarter_just_ended(datetime(2026, 3, 31, 17, tzinfo=UTC)) == "2026Q1"
-    assert credit.quarter_just_ended(datetime(2026, 3, 31, 15, tzinfo=UTC)) == "2025Q4"
+def test_quarter_just_ended_and_has_ended():
+    assert credit.quarter_just_ended(date(2026, 4, 1)) == "2026Q1"
+    assert credit.quarter_just_ended(date(2026, 3, 31)) == "2025Q4"
+    assert credit.has_ended("2026Q1", date(2026, 4, 1)) and not credit.has_ended("2026Q1", date(2026, 3, 31))
+    assert not credit.has_ended("9999Q4", date(2026, 12, 1))  # no date arithmetic past year 9999
 
 
 def test_add_months_clamps_to_month_end():
@@ -88,10 +90,12 @@ def test_add_months_moves_whole_months(day, months):
     assert moved.day <= day.day
 
 
-def test_rules_from_config_override_defaults():
-    rules = CreditRules.from_config({"BLACK_GENERAL_MONTHS": 3, "OTHER": 1})
+def test_rules_come_from_the_settings_and_every_one_is_needed():
+    rules = CreditRules.from_config({**vars(Config), "BLACK_GENERAL_MONTHS": 3, "OTHER": 1})
     assert rules.general_lapse_months == 3
-    assert rules.serious_lapse_months == 12
+    assert rules.serious_lapse_months == Config.BLACK_SERIOUS_MONTHS
+    with pytest.raises(KeyError):
+        CreditRules.from_config({"BLACK_GENERAL_MONTHS": 3})
 
 
 # --- black list --------------------------------------------------------------------
@@ -116,7 +120,7 @@ def test_passes_and_other_periods_are_not_black_listed():
     ids=["refusal", "critical", "recheck-failed"],
 )
 def test_serious_causes(kw):
-    record = Record.of([Outcome(ref=1, on=date(2026, 5, 10), period="2026Q2", **kw)])
+    record = Record.of([Outcome(ref=1, on=date(2026, 5, 10), **kw)])
     [listing] = credit.black_listings("2026Q2", record, RULES)
     assert listing.severity == SERIOUS
 
@@ -145,11 +149,20 @@ def test_earlier_refusal_makes_a_failure_a_repeat():
     assert listing.severity == SERIOUS
 
 
-def test_period_follows_the_plan_not_the_date():
-    late = Outcome(ref=1, on=date(2026, 7, 3), period="2026Q2", verdict=FAIL)
+def test_period_follows_the_day_the_verdict_became_final():
+    late = Outcome(ref=1, on=date(2026, 7, 3), verdict=FAIL)  # sampled in Q2, final in Q3
     record = Record.of([late])
-    assert len(credit.black_listings("2026Q2", record, RULES)) == 1
-    assert credit.black_listings("2026Q3", record, RULES) == []
+    assert credit.black_listings("2026Q2", record, RULES) == []
+    assert len(credit.black_listings("2026Q3", record, RULES)) == 1
+
+
+def test_reasons_are_chinese_only():
+    record = Record.of([outcome(1, date(2025, 6, 1), FAIL), outcome(2, date(2026, 5, 10), FAIL, critical_failed=True,
+                                                                    failed_items=("铅",))])
+    [listing] = credit.black_listings("2026Q2", record, RULES)
+    assert listing.reason == "不合格项目：铅; 安全项目不合格; 12个月内再次不合格"
+    run = Record.of(passes(date(2025, 11, 1), date(2026, 2, 1), date(2026, 5, 1)))
+    assert credit.red_reason("2026Q2", run) == "本期抽查全部合格，已连续3次合格"
 
 
 # --- expiry and lapse --------------------------------------------------------------
@@ -257,7 +270,7 @@ def test_black_entry_in_force_during_the_window_blocks_red():
 
 def test_red_threshold_is_configurable():
     record = Record.of(passes(date(2026, 2, 1), date(2026, 5, 1)))
-    assert credit.is_red("2026Q2", record, CreditRules(red_min_consecutive_passes=2))
+    assert credit.is_red("2026Q2", record, CreditRules.from_config({**vars(Config), "RED_CONSECUTIVE_PASSES": 2}))
 
 
 # --- credit grade ------------------------------------------------------------------

@@ -4,6 +4,7 @@ import io
 from datetime import date
 
 import pytest
+from credit_factory import local_today
 from sqlalchemy import func, select
 
 from extensions import db
@@ -48,19 +49,20 @@ def test_import_counts_in_grades_and_history(client, auth, registry):
     failed = next(h for h in standing["history"] if h["verdict"] == "fail")
     assert failed["failed_items"] == ["邻苯二甲酸酯", "小零件"]
     assert failed["critical_failed"] and failed["source"] == "import"
-    on = credit.local_today()
+    on = local_today()
     expected_a = "C" if credit.within(date(2025, 8, 10), on, 12) else "B"
     assert db.session.get(Enterprise, registry["a"].id).credit_grade == expected_a
 
 
 def test_imported_failures_reach_the_black_list(client, auth, registry):
-    from models.lists import Publication
-    from services.lists import build_entries
+    from services.lists import period_listings
 
     a, b = registry["a"].credit_code, registry["b"].credit_code
     post(client, auth, *good_rows(a, b))
-    entries = build_entries("2025Q3", Publication(period="2025Q3"), credit.local_today())
-    assert {(e.row["credit_code"], e.severity) for e in entries} == {(a, "serious"), (b, "serious")}
+    listings = period_listings("2025Q3")  # imported history is final on its sampling date
+    assert {(x.sample.enterprise.credit_code, x.list, x.severity, x.final_on) for x in listings} == {
+        (a, "black", "serious", date(2025, 8, 10)), (b, "black", "serious", date(2025, 8, 12))}
+    assert period_listings("2025Q4") == []
 
 
 def test_one_bad_row_imports_nothing_and_names_every_bad_row(client, auth, registry):

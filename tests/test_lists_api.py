@@ -7,8 +7,7 @@ import threading
 from datetime import date, timedelta
 
 import pytest
-from conftest import POSTGRES
-from credit_factory import LAST_QUARTER, counted_sample
+from credit_factory import LAST_QUARTER, counted_sample, day_in
 from sqlalchemy import func, select
 
 from extensions import db
@@ -17,24 +16,26 @@ from models.registry import Enterprise
 from sampling import credit
 from services import lists
 
-ROW_FIELDS = {"credit_code", "enterprise_name", "region", "category_code", "product_name", "batch_no",
-              "verdict", "failed_items", "lab", "report_no", "reason", "severity", "listed_at", "expires_at"}
+ROW_FIELDS = {"credit_code", "enterprise_name", "region", "category_code", "category_name", "product_name",
+              "batch_no", "verdict", "failed_items", "lab", "report_no", "reason", "severity", "final_on",
+              "listed_at", "expires_at"}
+FINAL_ON = day_in(LAST_QUARTER)  # the day the city's verdicts became final
 
 
 @pytest.fixture
 def city(factory):
-    """A failing, a refusing, a critically failing, a red and a plain enterprise, last quarter."""
+    """A failing, a refusing, a critically failing, a red and a plain enterprise, final last quarter."""
     category = factory.category()
     e = {name: factory.enterprise([category], name=f"东莞市{name}有限公司")
          for name in ("不合格", "拒检", "安全", "诚信", "一般")}
-    counted_sample(e["不合格"], category, "fail", 40, items=("甲醛含量", "pH值"))
-    counted_sample(e["拒检"], category, days_ago=40, refused=True)
-    counted_sample(e["安全"], category, "fail", 40, critical=True)
+    counted_sample(e["不合格"], category, "fail", on=FINAL_ON, items=("甲醛含量", "pH值"))
+    counted_sample(e["拒检"], category, on=FINAL_ON, refused=True)
+    counted_sample(e["安全"], category, "fail", on=FINAL_ON, critical=True)
     two_back = credit.previous_period(credit.previous_period(LAST_QUARTER))
-    counted_sample(e["诚信"], category, "pass", 400, period=two_back)
-    counted_sample(e["诚信"], category, "pass", 200, period=credit.previous_period(LAST_QUARTER))
-    counted_sample(e["诚信"], category, "pass", 40)
-    counted_sample(e["一般"], category, "pass", 40)
+    counted_sample(e["诚信"], category, "pass", on=day_in(two_back))
+    counted_sample(e["诚信"], category, "pass", on=day_in(credit.previous_period(LAST_QUARTER)))
+    counted_sample(e["诚信"], category, "pass", on=FINAL_ON)
+    counted_sample(e["一般"], category, "pass", on=FINAL_ON)
     return e
 
 
@@ -60,16 +61,18 @@ def test_publish_puts_each_enterprise_on_the_right_list(client, auth, city):
     assert black[city["拒检"].credit_code]["severity"] == "serious"
     assert black[city["拒检"].credit_code]["verdict"] == "refused"
     assert black[city["安全"].credit_code]["severity"] == "serious"
-    assert ROW_FIELDS <= set(failed)
-    listed = credit.local_today()
-    assert failed["listed_at"] == listed.isoformat()
-    assert failed["expires_at"] == credit.add_months(listed, 6).isoformat()
-    assert black[city["拒检"].credit_code]["expires_at"] == credit.add_months(listed, 12).isoformat()
+    assert ROW_FIELDS <= set(failed) and failed["category_name"] == city["不合格"].categories[0].name
+    # The term runs from the day the verdict became final, not from the publication.
+    assert failed["final_on"] == failed["listed_at"] == FINAL_ON.isoformat()
+    assert failed["expires_at"] == credit.add_months(FINAL_ON, 6).isoformat()
+    assert black[city["拒检"].credit_code]["expires_at"] == credit.add_months(FINAL_ON, 12).isoformat()
+    assert body["supplements"] == []
 
 
 def test_publishing_again_returns_the_same_publication(client, auth, city):
     first = publish(client, auth)
-    counted_sample(city["一般"], city["一般"].categories[0], "fail", 35)  # arrives after publication
+    # Final after the quarter ended: it belongs to the current quarter, not to this one.
+    counted_sample(city["一般"], city["一般"].categories[0], "fail", days_ago=0, period=LAST_QUARTER)
     again = publish(client, auth)
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.get_json() == first.get_json()
@@ -100,7 +103,26 @@ def test_publish_needs_a_supervisor_and_an_ended_quarter(client, auth, city, fac
     assert client.post(f"/api/v1/lists/{LAST_QUARTER}/publish", headers=lab_headers).status_code == 403
     current = credit.next_period(LAST_QUARTER)
     assert publish(client, auth, current).status_code == 409
+    assert publish(client, auth, "9999Q4").status_code == 409
     assert db.session.scalar(select(func.count()).select_from(Publication)) == 0
+
+
+@pytest.mark.parametrize("period", ["0001Q1", "2026Q5", "0000Q1", "garbage"])
+def test_publishing_a_period_before_any_data_or_malformed_is_422(client, auth, city, period):
+    response = publish(client, auth, period)
+    assert response.status_code == 422
+    assert set(response.get_json()) == {"code", "status", "message", "errors"}
+    assert db.session.scalar(select(func.count()).select_from(Publication)) == 0
+
+
+def test_the_first_quarter_with_data_can_be_published_and_not_the_one_before(client, auth, factory):
+    category = factory.category()
+    old = credit.previous_period(credit.previous_period(LAST_QUARTER))
+    counted_sample(factory.enterprise([category]), category, "pass", on=day_in(old), source="import")
+    assert publish(client, auth, credit.previous_period(old)).status_code == 422
+    assert publish(client, auth, old).status_code == 201
+    between = publish(client, auth, credit.previous_period(LAST_QUARTER))  # no verdict became final in it
+    assert between.status_code == 201 and between.get_json()["black"] == []
 
 
 def test_csv_has_the_same_rows(client, auth, city):
@@ -116,7 +138,7 @@ def test_csv_has_the_same_rows(client, auth, city):
 def test_csv_quotes_formula_like_names(client, auth, factory):
     category = factory.category()
     evil = factory.enterprise([category], name="=HYPERLINK(\"http://x\")公司")
-    counted_sample(evil, category, "fail", 40)
+    counted_sample(evil, category, "fail", on=FINAL_ON)
     publish(client, auth)
     text = client.get(f"/api/v1/lists/{LAST_QUARTER}.csv").get_data(as_text=True)
     assert "'=HYPERLINK" in text
@@ -162,29 +184,29 @@ def test_credit_endpoint_shows_entries_and_history(client, auth, city):
 def test_lapse_waits_for_the_recheck(client, auth, factory):
     category = factory.category()
     rechecked, not_rechecked = factory.enterprise([category]), factory.enterprise([category])
-    counted_sample(rechecked, category, "fail", 40, recheck="pass")
-    counted_sample(not_rechecked, category, "fail", 40)
+    counted_sample(rechecked, category, "fail", on=FINAL_ON, recheck="pass")
+    counted_sample(not_rechecked, category, "fail", on=FINAL_ON)
     publish(client, auth)
-    listed = credit.local_today()
-    assert lists.lapse_entries(listed) == []
-    later = credit.add_months(listed, 6)
-    lapsed = lists.lapse_entries(later)
+    assert lists.lapse_entries(FINAL_ON + timedelta(days=100), "test") == []
+    later = credit.add_months(FINAL_ON, 6)
+    lapsed = lists.lapse_entries(later, "test")
     entry = db.session.get(ListEntry, lapsed[0])
     assert len(lapsed) == 1 and entry.enterprise_id == rechecked.id and entry.lapsed_at == later
-    assert lists.lapse_entries(later + timedelta(days=1)) == []  # idempotent
+    assert lists.lapse_entries(later + timedelta(days=1), "test") == []  # idempotent
 
 
-def test_scheduler_job_publishes_missed_quarters_once(app, factory):
+def test_scheduler_job_publishes_missed_quarters_once(app_ctx, factory):
     from jobs.publish import publish_due
 
     category = factory.category()
     enterprise = factory.enterprise([category])
-    counted_sample(enterprise, category, "fail", 40)
+    counted_sample(enterprise, category, "fail", on=FINAL_ON)
     older = credit.previous_period(LAST_QUARTER)
-    counted_sample(enterprise, category, "pass", 130, period=older)
-    counted_sample(enterprise, category, "pass", 130, period="2019Q1", source="import")
-    assert publish_due(app=app) == [older, LAST_QUARTER]
-    assert publish_due(app=app) == []
+    counted_sample(enterprise, category, "pass", on=day_in(older))
+    # Imported history alone does not make the job publish its (long past) quarters.
+    counted_sample(enterprise, category, "pass", on=date(2019, 2, 1), source="import")
+    assert publish_due() == [older, LAST_QUARTER]
+    assert publish_due() == []
     assert db.session.scalar(select(func.count()).select_from(Publication)) == 2
 
 
@@ -209,7 +231,7 @@ def _publish_over_http(app, headers, results):
     results.append((response.status_code, response.get_json()))
 
 
-@pytest.mark.skipif(not POSTGRES, reason="concurrent writers need PostgreSQL (SQLite serialises them)")
+@pytest.mark.postgres  # concurrent writers need PostgreSQL (SQLite serialises them)
 def test_concurrent_publish_requests_make_one_publication(app, auth, city, monkeypatch):
     headers = auth.headers("supervisor")
     monkeypatch.setattr(lists, "get_publication", racing_lookup(4))

@@ -1,8 +1,10 @@
 """Public pages: home, the list index and a period's red and black tables, escaped."""
 
 import pytest
-from credit_factory import LAST_QUARTER, counted_sample
+from credit_factory import LAST_QUARTER, counted_sample, day_in
 
+from sampling import credit
+from services.calendar import now
 from services.lists import publish_lists
 
 EVIL = '<script>alert("x")</script>恶意公司'
@@ -13,11 +15,12 @@ def published(factory):
     category = factory.category()
     bad = factory.enterprise([category], name=EVIL)
     good = factory.enterprise([category], name="东莞市诚信玩具有限公司")
-    counted_sample(bad, category, "fail", 40, items=("<b>铅</b>",))
-    for days, period in ((400, "2025Q1"), (200, "2025Q2")):
-        counted_sample(good, category, "pass", days, period=period)
-    counted_sample(good, category, "pass", 40)
-    publish_lists(LAST_QUARTER, "test")
+    counted_sample(bad, category, "fail", on=day_in(LAST_QUARTER), items=("<b>铅</b>",))
+    earlier = credit.previous_period(LAST_QUARTER)
+    for period in (credit.previous_period(earlier), earlier):
+        counted_sample(good, category, "pass", on=day_in(period))
+    counted_sample(good, category, "pass", on=day_in(LAST_QUARTER))
+    publish_lists(LAST_QUARTER, "test", now())
     return {"bad": bad, "good": good}
 
 
@@ -59,7 +62,7 @@ def test_removed_entries_leave_the_public_page(client, published, db_session):
     from services.lists import remove_entry
 
     entry = db_session.scalar(select(ListEntry).where(ListEntry.enterprise_id == published["bad"].id))
-    remove_entry(entry.id, "信用修复", "test")
+    remove_entry(entry.id, "信用修复", "test", now())
     assert published["bad"].credit_code not in client.get(f"/lists/{LAST_QUARTER}").get_data(as_text=True)
 
 

@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from credit_factory import LAST_QUARTER, counted_sample
+from credit_factory import LAST_QUARTER, counted_sample, day_in
 from lifecycle_factory import make_world
 from test_samples_api import Api
 
@@ -255,8 +255,8 @@ def test_the_enterprise_lookup_finds_by_name_or_code_and_gives_the_whole_record(
     category = factory.category(name="儿童推车")
     wanted = factory.enterprise([category], name="东莞市好孩子童车有限公司", region="石排镇")
     factory.enterprise([category], name="东莞市远方五金有限公司")
-    failed = counted_sample(wanted, category, "fail", days_ago=30, items=("稳定性",))
-    publish_lists(LAST_QUARTER, "test")
+    failed = counted_sample(wanted, category, "fail", on=day_in(LAST_QUARTER), items=("稳定性",))
+    publish_lists(LAST_QUARTER, "test", calendar.now())
     found = client.get(f"{PUBLIC}/enterprises", query_string={"q": "好孩子"})
     assert [e["credit_code"] for e in found.get_json()] == [wanted.credit_code]
     assert json.loads(found.headers["X-Pagination"])["total"] == 1
@@ -283,8 +283,8 @@ def test_the_enterprise_lookup_finds_by_name_or_code_and_gives_the_whole_record(
 def test_the_atom_feed_announces_publications_and_results(client, factory):
     category = factory.category(name="毛针织品")
     enterprise = factory.enterprise([category])
-    counted_sample(enterprise, category, "fail", days_ago=40)
-    publish_lists(LAST_QUARTER, "test")
+    counted_sample(enterprise, category, "fail", on=day_in(LAST_QUARTER))
+    publish_lists(LAST_QUARTER, "test", calendar.now())
     resp = client.get("/feeds/publications.atom")
     assert resp.status_code == 200 and resp.mimetype == "application/atom+xml"
     feed = ET.fromstring(resp.data)

@@ -1,15 +1,22 @@
 """A whole quarter over HTTP: history, plan, draw, sampling, results (some failing), a refusal,
-an objection overturned by retest, the jobs, and every enterprise on the right list."""
+an objection overturned by retest, the jobs, and every enterprise on the right list.
+
+The story happens now; the lists of the quarter in which each verdict became final are
+published by the scheduler's job with its clock set after that quarter has ended."""
 
 import io
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from credit_factory import LAST_QUARTER
+from credit_factory import LAST_QUARTER, local_today
+from sqlalchemy import select
 
+from extensions import db
 from jobs.overdue import finalize_expired
 from jobs.publish import publish_due
+from models.samples import Sample
 from sampling import credit
+from services.calendar import local_date
 from services.history import HISTORY_HEADER as HISTORY_COLUMNS
 
 HISTORY_HEADER = ",".join(HISTORY_COLUMNS)
@@ -51,7 +58,7 @@ class Quarter:
     def import_history(self):
         """Two past passes of the 'red' enterprise, from the city's old system."""
         code = self.enterprises["red"].credit_code
-        today = credit.local_today()
+        today = local_today()
         rows = [f"{code},TOY01,{credit.period_of(today - timedelta(days=d))},municipal,routine,production,"
                 f"{(today - timedelta(days=d)).isoformat()},pass,,false,旧系统质检所,OLD-{d}" for d in (500, 300)]
         data = {"file": (io.BytesIO("\n".join([HISTORY_HEADER, *rows]).encode()), "h.csv")}
@@ -133,15 +140,33 @@ def test_a_whole_quarter_lands_every_enterprise_on_the_right_list(app, client, q
     # The objection window of the two unchallenged failures passes: the job makes them final.
     closed = finalize_expired(today=date.today() + timedelta(days=20), app=app)
     assert sorted(closed) == sorted([drawn["fail"]["sample_code"], drawn["critical"]["sample_code"]])
-    assert publish_due(app=app) == [LAST_QUARTER]
-    assert publish_due(app=app) == []  # the job again: nothing new
 
-    published = client.get(f"/api/v1/lists/{LAST_QUARTER}").get_json()
+    # Each verdict belongs to the quarter in which it became final; the job publishes those
+    # quarters once they have ended (its clock set to the morning after the last of them).
+    final_on = {story: local_date(db.session.scalar(select(Sample.final_at).where(
+        Sample.code == selection["sample_code"]))) for story, selection in drawn.items()}
+    last = max((credit.period_of(day) for day in final_on.values()), key=credit.period_key)
+    morning_after = datetime.combine(credit.period_end(last) + timedelta(days=1), datetime.min.time(),
+                                     tzinfo=UTC) + timedelta(hours=1)
+    published_periods = publish_due(now=morning_after)
+    assert last in published_periods
+    assert publish_due(now=morning_after) == []  # the job again: nothing new
+
     codes = {story: e.credit_code for story, e in quarter.enterprises.items()}
-    red = {r["credit_code"]: r for r in published["red"]}
-    black = {r["credit_code"]: r for r in published["black"]}
+    red, black = {}, {}
+    for period in published_periods:
+        body = client.get(f"/api/v1/lists/{period}").get_json()
+        for row in body["red"]:
+            red.setdefault(row["credit_code"], []).append((period, row))
+        for row in body["black"]:
+            black.setdefault(row["credit_code"], []).append((period, row))
     assert set(red) == {codes["red"]}
     assert set(black) == {codes["fail"], codes["critical"], codes["refusal"], codes["retest_fail"]}
+    for story in ("fail", "critical", "refusal", "retest_fail"):
+        [(period, row)] = black[codes[story]]  # on exactly one black list: its final quarter's
+        assert period == credit.period_of(final_on[story]) and row["final_on"] == final_on[story].isoformat()
+    black = {code: rows[0][1] for code, rows in black.items()}
+    red = {code: rows[0][1] for code, rows in red.items()}
 
     assert black[codes["fail"]]["severity"] == "general"
     assert black[codes["fail"]]["failed_items"] == ["甲醛含量"] and "甲醛含量" in black[codes["fail"]]["reason"]
@@ -153,14 +178,14 @@ def test_a_whole_quarter_lands_every_enterprise_on_the_right_list(app, client, q
     assert retest["severity"] == "general" and retest["report_no"] == f"RT-{drawn['retest_fail']['sample_code']}"
     assert "连续3次" in red[codes["red"]]["reason"]
 
-    listed = credit.local_today()
-    assert black[codes["fail"]]["expires_at"] == credit.add_months(listed, 6).isoformat()
-    assert black[codes["refusal"]]["expires_at"] == credit.add_months(listed, 12).isoformat()
+    # Terms run from the day the verdict became final.
+    assert black[codes["fail"]]["expires_at"] == credit.add_months(final_on["fail"], 6).isoformat()
+    assert black[codes["refusal"]]["expires_at"] == credit.add_months(final_on["refusal"], 12).isoformat()
 
     grades = {story: client.get(f"/api/v1/enterprises/{codes[story]}/credit",
                                 headers=quarter.supervisor).get_json()["grade"] for story in STORIES}
     assert grades == {"pass": "B", "red": "A", "fail": "C", "critical": "D", "refusal": "D",
                       "overturned": "B", "retest_fail": "C"}
-    page = client.get(f"/lists/{LAST_QUARTER}").get_data(as_text=True)
-    assert all(codes[s] in page for s in ("red", "fail", "critical", "refusal", "retest_fail"))
+    page = client.get(f"/lists/{credit.period_of(final_on['fail'])}").get_data(as_text=True)
+    assert all(codes[s] in page for s in ("fail", "critical"))
     assert codes["overturned"] not in page and codes["pass"] not in page

@@ -1,11 +1,11 @@
 """The demo's finished past quarter: real services, published lists, a public verifiable draw."""
 
+from credit_factory import LAST_QUARTER
 from sqlalchemy import select
 
 from extensions import db
 from models.lists import Publication
 from models.samples import Sample
-from sampling.credit import quarter_just_ended
 from scripts.demo import load_demo
 from scripts.demo_quarter import load_history, load_past_quarter
 from services import draws
@@ -15,7 +15,7 @@ def test_demo_quarter_publishes_real_lists(app, app_ctx, client):
     load_demo(seed=7, enterprises=120)
     load_history(seed=7)
     summary = load_past_quarter(seed=7, sample_size=24)
-    period = quarter_just_ended()
+    period = LAST_QUARTER
     assert summary["period"] == period and 0 < summary["samples"] <= 24
     assert summary["refused"] == 1 and summary["failed"] >= 2 and summary["red"] >= 1
     publication = db.session.scalar(select(Publication).where(Publication.period == period))

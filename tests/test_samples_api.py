@@ -34,9 +34,9 @@ def credit_calls(monkeypatch):
 
     calls, real = [], credit.refresh_grades
 
-    def refresh_grades(enterprise_ids):
+    def refresh_grades(enterprise_ids, *args):
         calls.append(list(enterprise_ids))
-        return real(enterprise_ids)
+        return real(enterprise_ids, *args)
 
     monkeypatch.setattr(credit, "refresh_grades", refresh_grades)
     return calls

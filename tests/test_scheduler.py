@@ -6,8 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
-from conftest import POSTGRES
-from credit_factory import LAST_QUARTER, counted_sample
+from credit_factory import LAST_QUARTER, counted_sample, day_in
 from sqlalchemy import func, select
 
 from extensions import db
@@ -31,7 +30,7 @@ def test_jobs_run_on_their_cron_in_shanghai_time(app):
 
 def test_catch_up_publishes_a_missed_quarter_and_is_idempotent(app, factory):
     category = factory.category()
-    counted_sample(factory.enterprise([category]), category, "fail", 40)
+    counted_sample(factory.enterprise([category]), category, "fail", on=day_in(LAST_QUARTER))
     first = scheduler.catch_up(app)
     assert first["publish_lists"] == [LAST_QUARTER]
     second = scheduler.catch_up(app)
@@ -48,7 +47,7 @@ def test_a_failing_job_does_not_stop_the_others(app, monkeypatch):
 
 def test_scheduler_cli_once(app, factory):
     category = factory.category()
-    counted_sample(factory.enterprise([category]), category, "fail", 40)
+    counted_sample(factory.enterprise([category]), category, "fail", on=day_in(LAST_QUARTER))
     result = app.test_cli_runner().invoke(args=["scheduler", "--once"])
     assert result.exit_code == 0, result.output
     assert f"publish_lists: ['{LAST_QUARTER}']" in result.output
@@ -71,14 +70,15 @@ def _scheduler_process(url, barrier, queue):
 
     lists.get_publication = lookup
     app = create_app({"ENV_NAME": "testing", "SQLALCHEMY_DATABASE_URI": url})
-    queue.put(publish_due(app=app))
+    with app.app_context():
+        queue.put(publish_due())
 
 
-@pytest.mark.skipif(not POSTGRES, reason="two scheduler processes need PostgreSQL")
+@pytest.mark.postgres  # two scheduler processes need PostgreSQL
 def test_two_scheduler_processes_publish_once(app, factory):
     category = factory.category()
     for _ in range(3):
-        counted_sample(factory.enterprise([category]), category, "fail", 40)
+        counted_sample(factory.enterprise([category]), category, "fail", on=day_in(LAST_QUARTER))
     context = multiprocessing.get_context("spawn")
     barrier, queue = context.Barrier(2, timeout=60), context.Queue()
     url = os.environ["TEST_DATABASE_URL"]

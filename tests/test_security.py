@@ -139,13 +139,14 @@ def html_pages(app) -> list[str]:
 def publish_a_list_naming(enterprise, category) -> str | None:
     """Put ``enterprise`` on a published black list when the lists feature exists; its period."""
     try:
-        from credit_factory import LAST_QUARTER, counted_sample
+        from credit_factory import LAST_QUARTER, counted_sample, day_in
 
+        from services.calendar import now
         from services.lists import publish_lists
     except ImportError:
         return None
-    counted_sample(enterprise, category, "fail", 40, items=(INJECTED,))
-    publish_lists(LAST_QUARTER, "test")
+    counted_sample(enterprise, category, "fail", on=day_in(LAST_QUARTER), items=(INJECTED,))
+    publish_lists(LAST_QUARTER, "test", now())
     return LAST_QUARTER
 
 

@@ -132,9 +132,11 @@ def prepare(env: dict, create_all: bool = False) -> tuple[str | None, str]:
         if published:
             period = published[0]["period"]
         else:
+            from datetime import date
+
             from sampling.credit import quarter_just_ended
 
-            period = quarter_just_ended()
+            period = quarter_just_ended(date.today())
             status, body = request(f"{server.base}/api/v1/lists/{period}/publish", "POST", token)
             if status not in (200, 201):
                 return None, f"publishing {period} failed: {status} {body[:300]!r}"

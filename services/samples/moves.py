@@ -20,6 +20,7 @@ from sampling import lifecycle as lc
 from sampling.errors import InvalidInput, RuleViolation
 from services import actions, credit
 from services.audit import record_event
+from services.calendar import local_date
 from services.samples.access import (
     actor_label,
     get_sample,
@@ -105,7 +106,8 @@ def verdict_became_final(sample: Sample, user: User | None) -> None:
     The enterprise's record changed: its grade is recomputed in the same transaction. A
     failure or refusal opens the follow-up it calls for (interview, referral).
     """
-    credit.refresh_grades(concerned_enterprises(sample))
+    credit.refresh_grades(concerned_enterprises(sample), local_date(sample.final_at), actor_label(user),
+                          sample.final_at)
     actions.on_final_failure(sample, actor=actor_label(user), at=sample.final_at)
 
 
@@ -303,7 +305,8 @@ def _recheck(sample: Sample, body: dict, user: User | None, now: datetime) -> No
         s.recheck_report_no = body["report_no"]
 
     _apply(sample, "recheck", at, body, change, user)
-    credit.refresh_grades(concerned_enterprises(sample))  # a failed recheck is a serious failure
+    # a failed recheck is a serious failure...
+    credit.refresh_grades(concerned_enterprises(sample), local_date(at), actor_label(user), at)
     actions.on_final_failure(sample, actor=actor_label(user), at=at)  # ...which calls for an interview
 
 
