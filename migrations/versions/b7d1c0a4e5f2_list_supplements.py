@@ -1,7 +1,7 @@
 """list supplements; entries keep the day their verdict became final
 
 Revision ID: b7d1c0a4e5f2
-Revises: e4b6d8f0a1c3
+Revises: c41f7a2e8b13
 Create Date: 2026-12-01 20:40:00
 
 """
@@ -13,7 +13,7 @@ import models.base
 
 # revision identifiers, used by Alembic.
 revision = 'b7d1c0a4e5f2'
-down_revision = 'e4b6d8f0a1c3'
+down_revision = 'c41f7a2e8b13'
 branch_labels = None
 depends_on = None
 
