@@ -5,9 +5,10 @@ from datetime import UTC, datetime
 
 from flask import Blueprint, render_template, request
 
+from blueprints.answer_cache import kept_for
 from services import public
 
-blp = Blueprint("feeds", __name__)
+blp = kept_for(Blueprint("feeds", __name__))
 
 EMPTY_FEED_UPDATED = datetime(2026, 1, 1, tzinfo=UTC)  # Atom needs an <updated> even with no entry
 

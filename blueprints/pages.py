@@ -14,7 +14,7 @@ blp = Blueprint("pages", __name__)
 @blp.get("/")
 def index():
     """Home: links to every public page, the latest plans, results, lists and public draws."""
-    return render_template("index.html", home=public.home())
+    return public.public_cache.get_or_make(("html", "/"), lambda: render_template("index.html", home=public.home()))
 
 
 @blp.get("/lists")

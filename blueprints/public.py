@@ -11,13 +11,14 @@ from flask import Response
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from blueprints.answer_cache import kept_for
 from blueprints.common import Blueprint, period_field
 from blueprints.lists import csv_cell
 from sampling.enums import PLAN_KINDS, PLAN_LEVELS, STAGES, VERDICTS
 from services import calendar, public
 
-blp = Blueprint("public", __name__, url_prefix="/api/v1/public",
-                description="Open data (开放数据): public, no token")
+blp = kept_for(Blueprint("public", __name__, url_prefix="/api/v1/public",
+                         description="Open data (开放数据): public, no token"))
 
 VERDICT_FILTERS = (*VERDICTS, public.REFUSED)
 

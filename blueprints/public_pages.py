@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, render_template, request
 from marshmallow import ValidationError
 
+from blueprints.answer_cache import kept_for
 from blueprints.public import (
     PublicEnterpriseQuerySchema,
     PublicPlanQuerySchema,
@@ -21,7 +22,7 @@ from sampling.credit import PERIOD_RE
 from sampling.enums import LABELS
 from services import calendar, public
 
-blp = Blueprint("public_pages", __name__)
+blp = kept_for(Blueprint("public_pages", __name__))
 
 PAGE_SIZE = 20
 QUARTER_NAMES = {"1": "第一季度", "2": "第二季度", "3": "第三季度", "4": "第四季度"}

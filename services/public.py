@@ -431,3 +431,27 @@ def results_page(filters: dict, offset: int = 0, limit: int = 50) -> tuple[int, 
     """One page of results and the choices of the page's filters."""
     total, rows = search_results(filters, offset, limit)
     return total, rows, filter_choices()
+
+
+# --- answers kept for a few seconds ------------------------------------------------------
+
+
+class NotKept(Exception):
+    """Nothing fresh is kept under the key asked for."""
+
+
+def _not_kept():
+    raise NotKept
+
+
+def kept_answer(key):
+    """The answer kept under ``key`` if it is still fresh, else None (nothing is made)."""
+    try:
+        return public_cache.get_or_make(key, _not_kept)
+    except NotKept:
+        return None
+
+
+def keep_answer(key, answer) -> None:
+    """Keep ``answer`` under ``key`` for ``LISTS_CACHE_SECONDS`` (not at all when 0)."""
+    public_cache.get_or_make(key, lambda: answer)

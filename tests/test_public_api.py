@@ -344,3 +344,35 @@ def test_a_result_names_the_sampled_unit_and_the_named_producer(client, factory)
                                                 "address": "浙江省宁波市慈溪市"}
     page = client.get("/results").get_data(as_text=True)
     assert "标称生产者" in page and "宁波市慈溪某电器有限公司" in page and "流通领域" in page
+
+
+@pytest.fixture
+def kept(app):
+    """Answers kept for a minute, as in production (the suite keeps none)."""
+    from services.public import public_cache
+
+    app.config["LISTS_CACHE_SECONDS"] = 60
+    public_cache.clear()
+    yield public_cache
+    app.config["LISTS_CACHE_SECONDS"] = 0
+    public_cache.clear()
+
+
+def test_public_answers_are_kept_a_few_seconds_with_their_pagination(client, factory, kept):
+    category = factory.category(name="儿童玩具")
+    first = counted_sample(factory.enterprise([category]), category, "pass")
+    answer = client.get(f"{PUBLIC}/results")
+    assert [r["sample_code"] for r in answer.get_json()] == [first.code]
+    counted_sample(factory.enterprise([category]), category, "fail")
+    again = client.get(f"{PUBLIC}/results")
+    assert again.get_data() == answer.get_data()  # kept: a new result shows within the TTL
+    assert json.loads(again.headers["X-Pagination"])["total"] == 1
+    assert again.mimetype == "application/json"
+    assert client.get(f"{PUBLIC}/results", query_string={"verdict": "fail"}).get_json()[0]["verdict"] == "fail"
+    assert client.get(f"{PUBLIC}/results", query_string={"period": "bad"}).status_code == 422
+    assert client.get(f"{PUBLIC}/results", query_string={"period": "bad"}).status_code == 422  # errors never kept
+    kept.clear()
+    assert json.loads(client.get(f"{PUBLIC}/results").headers["X-Pagination"])["total"] == 2
+    page = client.get("/results")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    assert client.get("/results").get_data() == page.get_data()
