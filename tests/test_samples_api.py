@@ -783,3 +783,34 @@ def test_the_sampled_enterprise_is_the_named_producer_unless_the_visit_says_othe
     assert sampled["purchase"] is None
     listed = api.client.get(API, headers=api.sup).json
     assert listed[0]["producer"]["credit_code"] == world.enterprise.credit_code
+
+
+@pytest.mark.postgres
+def test_two_objections_at_the_same_moment_never_push_a_retest_lab_over_capacity(app, factory, client, auth,
+                                                                                credit_calls):
+    world = make_world(factory, lab_capacity=1)
+    free, full = world.other_labs
+    world.sample(enterprise=factory.enterprise([world.category]), lab=full)  # full's one place taken
+    first, second = world.samples[0], world.sample(enterprise=factory.enterprise([world.category]))
+    api = Api(client, auth, world, base=now() - timedelta(days=50))
+    for sample in (first, second):
+        api.walk(sample.code, ["sampling", "receipt", "result", "notification"])
+    answers, barrier = {}, threading.Barrier(2)
+
+    def object_to(code):
+        with app.test_client() as c:
+            barrier.wait()
+            answers[code] = c.post(f"{API}/{code}/objection", json=api.body("objection"), headers=api.sup)
+
+    threads = [threading.Thread(target=object_to, args=(s.code,)) for s in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(a.status_code for a in answers.values()) == [200, 409]
+    refused = next(a for a in answers.values() if a.status_code == 409)
+    assert "retest_lab" in refused.json["errors"]
+    db.session.expire_all()
+    load = db.session.scalar(select(func.count()).select_from(Sample).where(
+        Sample.plan_id == world.plan.id, (Sample.lab_id == free.id) | (Sample.retest_lab_id == free.id)))
+    assert load == free.capacity == 1

@@ -3,7 +3,7 @@
 from sqlalchemy import func, or_, select
 
 from extensions import db
-from models.plans import Draw
+from models.plans import Draw, Plan
 from models.registry import Lab, lab_categories
 from models.samples import Sample
 from sampling.draw import rank_key
@@ -12,7 +12,13 @@ from sampling.errors import RuleViolation
 
 def choose_retest_lab(sample: Sample) -> Lab:
     """The retest lab, by the draw's method: accredited labs other than the first one, ranked
-    by ``rank_key(seed, plan_id, credit_code, lab_code)``, the first with capacity left."""
+    by ``rank_key(seed, plan_id, credit_code, lab_code)``, the first with capacity left.
+
+    A lab's capacity counts samples per plan, so the choices of one plan are made one at a
+    time: the plan's row is locked (PostgreSQL) until the caller's transaction ends, and two
+    objections filed at the same moment cannot both take a lab's last place.
+    """
+    db.session.execute(select(Plan.id).where(Plan.id == sample.plan_id).with_for_update())
     draw = db.session.scalar(select(Draw).where(Draw.plan_id == sample.plan_id))
     if draw is None:
         raise RuleViolation(f"sample {sample.code} has no draw to choose a retest lab with")
