@@ -37,6 +37,8 @@ class Config:
     OBJECTION_DAYS = 15
     RECTIFICATION_DAYS = 60
     RECHECK_DAYS = 75
+    # The largest rectification report (整改报告) an enterprise may upload: a PDF or an image.
+    RECTIFICATION_REPORT_MAX_BYTES = int(os.environ.get("RECTIFICATION_REPORT_MAX_BYTES", 10 * 1024 * 1024))
 
     # Follow-up after a final failure (后处理), in days from the day it became final: an
     # interview (约谈) for a serious failure or a refusal; a referral (移送) for a producer

@@ -1,6 +1,8 @@
 """Samples (样品/抽样单): the life cycle from the sampling visit to the recheck."""
 
-from flask import request
+import io
+
+from flask import request, send_file
 from flask.views import MethodView
 from flask_smorest import abort
 from marshmallow import Schema, ValidationError, fields, validate, validates
@@ -147,6 +149,15 @@ class CorrectionSchema(Schema):
                         metadata={"description": "the corrected items (all of them); omitted: unchanged"})
 
 
+class ReportFormSchema(Schema):
+    submitted_at = _event_time()
+
+
+class ReportFileSchema(Schema):
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary",
+                                               "description": "the report: PDF, PNG or JPEG (judged by content)"})
+
+
 # Answers: a sample as the services give it (plain data, dates as ISO 8601 text).
 
 def _instant(description: str | None = None) -> fields.String:
@@ -219,6 +230,16 @@ class PurchaseOutSchema(Schema):
     received_on = _day()
 
 
+class ReportOutSchema(Schema):
+    id = fields.Integer()
+    filename = fields.String()
+    content_type = fields.String()
+    size = fields.Integer()
+    sha256 = fields.String()
+    submitted_at = _instant()
+    uploaded_by = fields.String()
+
+
 class SampleSummarySchema(Schema):
     sample_code = fields.String()
     plan_id = fields.Integer(allow_none=True)
@@ -266,6 +287,8 @@ class SampleSchema(SampleSummarySchema):
     rectification_due = _day()
     rectification_notes = fields.String(allow_none=True)
     rectification_at = _instant()
+    rectification_reports = fields.List(fields.Nested(ReportOutSchema), metadata={
+        "description": "the enterprise's rectification reports, each with its SHA-256"})
     rechecked_at = _instant()
     recheck_verdict = fields.String(allow_none=True)
     recheck_report_no = fields.String(allow_none=True)
@@ -372,3 +395,30 @@ class Correction(MethodView):
     def post(self, body, code):
         """Correct the standing result by a new recorded result with a reason (verdict unchanged)."""
         return samples.correct_result(code, body, current_principal(), calendar.now())
+
+
+@blp.route("/<code>/rectification-report")
+class RectificationReport(MethodView):
+    @roles_required(*samples.REPORT_ROLES)
+    @blp.arguments(ReportFormSchema, location="form")
+    @blp.arguments(ReportFileSchema, location="files")
+    @blp.response(200, SampleSchema)
+    @blp.alt_response(409, response="DEFAULT_ERROR", description=CONFLICT)
+    def post(self, form, files, code):
+        """The enterprise's rectification report (整改报告), kept with the rectification; the
+        enterprise itself or a supervisor submits it."""
+        upload = files["file"]
+        content = upload.stream.read(samples.report_max_bytes() + 1)
+        return samples.submit_rectification_report(code, upload.filename, content, form["submitted_at"],
+                                                   current_principal(), calendar.now())
+
+
+@blp.route("/<code>/rectification-reports/<int:report_id>")
+class RectificationReportFile(MethodView):
+    @roles_required(*samples.READER_ROLES)
+    @blp.response(200, description="the file as it was submitted")
+    def get(self, code, report_id):
+        """One rectification report's file, for those who may read the sample."""
+        report = samples.report_file(code, report_id, current_principal())
+        return send_file(io.BytesIO(report.content), mimetype=report.content_type,
+                         download_name=report.filename, as_attachment=True)

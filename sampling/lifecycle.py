@@ -104,6 +104,18 @@ def check_move(state: str, action: str, verdict: str | None = None) -> str:
     raise RuleViolation(message, errors={"status": [message]})
 
 
+# The enterprise's rectification report is kept with an ordered rectification: no move either.
+REPORTABLE_STATES = (RECTIFYING,)
+
+
+def check_report(state: str) -> None:
+    """Raise RuleViolation unless a rectification report may be submitted in ``state``."""
+    if state not in REPORTABLE_STATES:
+        message = (f"a rectification report follows an ordered rectification; "
+                   f"the sample is in state '{state}'")
+        raise RuleViolation(message, errors={"status": [message]})
+
+
 def check_correction(state: str) -> None:
     """Raise RuleViolation unless the sample in ``state`` has a result to correct."""
     if state not in CORRECTABLE_STATES:

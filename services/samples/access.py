@@ -2,8 +2,13 @@
 
 A supervisor sees every sample; an inspector the samples their team was drawn for; a lab
 the samples assigned to it for testing or retesting, once sampled (a lab learns nothing of
-a draw before the visit). Moving a sample needs the record that owns the move: the drawn
-team for the visit, the assigned lab for receipt and result, the retest lab for the retest.
+a draw before the visit); an enterprise the samples taken from it or naming it as their
+registered producer, once visited. An enterprise must never learn in advance that it was
+drawn: to it a ``planned`` sample, its own or not, is unknown (404), and lists leave it out.
+
+Moving a sample needs the record that owns the move: the drawn team for the visit, the
+assigned lab for receipt and result, the retest lab for the retest, the sample's own
+enterprise for its objection and its rectification report.
 ``None`` as the user is the system itself (a job or a CLI command), which may do anything.
 """
 
@@ -15,14 +20,14 @@ from sqlalchemy.orm import selectinload
 from extensions import db
 from models.auth import User
 from models.registry import Inspector, Lab
-from models.samples import Sample, sample_team
+from models.samples import RectificationReport, Sample, sample_team
 from sampling import lifecycle as lc
 from sampling.enums import ROLES
 from sampling.errors import Forbidden, InvalidInput, NotFound
 from services.samples.record import sample_record
 
-SUPERVISOR, INSPECTOR, LAB = "supervisor", "inspector", "lab"
-assert {SUPERVISOR, INSPECTOR, LAB} <= set(ROLES), "roles are named in sampling.enums.ROLES"
+SUPERVISOR, INSPECTOR, LAB, ENTERPRISE = "supervisor", "inspector", "lab", "enterprise"
+assert {SUPERVISOR, INSPECTOR, LAB, ENTERPRISE} <= set(ROLES), "roles are named in sampling.enums.ROLES"
 
 # Which roles may ask for each move; the record a role is bound to is checked by ``require_owner``.
 MOVE_ROLES = {
@@ -31,14 +36,15 @@ MOVE_ROLES = {
     "receipt": (LAB,),
     "result": (LAB,),
     "notification": (SUPERVISOR,),
-    "objection": (SUPERVISOR,),
+    "objection": (SUPERVISOR, ENTERPRISE),
     "retest-result": (LAB,),
     "finalize": (SUPERVISOR,),
     "rectification": (SUPERVISOR,),
     "recheck": (SUPERVISOR,),
 }
 CORRECTION_ROLES = (SUPERVISOR, LAB)
-READER_ROLES = (SUPERVISOR, INSPECTOR, LAB)
+REPORT_ROLES = (SUPERVISOR, ENTERPRISE)  # the rectification report
+READER_ROLES = (SUPERVISOR, INSPECTOR, LAB, ENTERPRISE)
 
 
 def actor_label(user: User | None) -> str:
@@ -53,7 +59,7 @@ def get_sample(code: str, *, for_update: bool = False) -> Sample:
         stmt = stmt.with_for_update()
     sample = db.session.scalar(stmt)
     if sample is None:
-        raise NotFound(f"sample {code} not found (未找到样品)", {"sample_code": ["unknown sample"]})
+        raise _unknown(code)
     return sample
 
 
@@ -67,6 +73,9 @@ def visible_to(stmt, user: User | None):
     if user.role == LAB:
         mine = or_(Sample.lab_id == user.lab_id, Sample.retest_lab_id == user.lab_id)
         return stmt.where(mine, Sample.status != lc.PLANNED)
+    if user.role == ENTERPRISE:
+        ours = or_(Sample.enterprise_id == user.enterprise_id, Sample.producer_enterprise_id == user.enterprise_id)
+        return stmt.where(ours, Sample.status != lc.PLANNED)
     return stmt
 
 
@@ -78,12 +87,25 @@ def may_see(sample: Sample, user: User | None) -> bool:
         return user.inspector_id in {i.id for i in sample.team}
     if user.role == LAB:
         return user.lab_id in (sample.lab_id, sample.retest_lab_id) and sample.status != lc.PLANNED
+    if user.role == ENTERPRISE:
+        return user.enterprise_id in (sample.enterprise_id, sample.producer_enterprise_id)
     return True
+
+
+def _unknown(code: str) -> NotFound:
+    return NotFound(f"sample {code} not found (未找到样品)", {"sample_code": ["unknown sample"]})
+
+
+def hide_planned(sample: Sample, user: User | None) -> None:
+    """To an enterprise a ``planned`` sample does not exist: the same 404 as an unknown code."""
+    if user is not None and user.role == ENTERPRISE and sample.status == lc.PLANNED:
+        raise _unknown(sample.code)
 
 
 def readable_sample(code: str, user: User | None) -> Sample:
     """The sample ``code`` if ``user`` may read it: 404 unknown, 403 not theirs."""
     sample = get_sample(code)
+    hide_planned(sample, user)
     if not may_see(sample, user):
         raise Forbidden(f"sample {code} is not assigned to you (无权查看该样品)")
     return sample
@@ -92,6 +114,15 @@ def readable_sample(code: str, user: User | None) -> Sample:
 def read_sample(code: str, user: User | None, today: date) -> dict:
     """The sample ``code`` as plain data, if ``user`` may read it: 404 unknown, 403 not theirs."""
     return sample_record(readable_sample(code, user), today)
+
+
+def report_file(code: str, report_id: int, user: User | None) -> RectificationReport:
+    """A rectification report of sample ``code``, for those who may read the sample."""
+    sample = readable_sample(code, user)
+    report = next((r for r in sample.reports if r.id == report_id), None)
+    if report is None:
+        raise NotFound(f"no rectification report {report_id} on sample {code} (未找到整改报告)")
+    return report
 
 
 def list_samples(user: User | None, query: dict):
@@ -133,10 +164,16 @@ def _require_retest_lab(sample: Sample, user: User) -> None:
         raise Forbidden(f"only the retest lab of {sample.code} may record the retest (非复检机构)")
 
 
+def _require_own_enterprise(sample: Sample, user: User) -> None:
+    if user.role == ENTERPRISE and not may_see(sample, user):
+        raise Forbidden(f"sample {sample.code} is not your enterprise's (非本企业样品)")
+
+
 def _require_role(roles: tuple[str, ...]):
     def check(sample: Sample, user: User) -> None:
         if user.role not in roles:
             raise Forbidden(f"role '{user.role}' may not do this on {sample.code} (无权操作)")
+        _require_own_enterprise(sample, user)
     return check
 
 
@@ -153,8 +190,22 @@ def require_owner(action: str, sample: Sample, user: User | None) -> None:
     """Raise Forbidden unless ``user`` may record ``action`` on ``sample``."""
     if user is None:
         return
+    hide_planned(sample, user)
     check = OWNERS.get(action) or _require_role(MOVE_ROLES[action])
     check(sample, user)
+
+
+def acts_for_itself(user: User | None) -> bool:
+    """True when an enterprise acts with its own token (not a supervisor on its behalf)."""
+    return user is not None and user.role == ENTERPRISE
+
+
+def require_reporter(sample: Sample, user: User | None) -> None:
+    """A rectification report comes from the sample's own enterprise or a supervisor."""
+    if user is None:
+        return
+    hide_planned(sample, user)
+    _require_role(REPORT_ROLES)(sample, user)
 
 
 def require_corrector(sample: Sample, standing_lab_id: int | None, user: User | None) -> None:

@@ -15,23 +15,26 @@ from sqlalchemy import select
 from extensions import db
 from models.auth import User
 from models.registry import Enterprise, Lab
-from models.samples import Result, ResultItem, Sample, SampleEvent
+from models.samples import RectificationReport, Result, ResultItem, Sample, SampleEvent
 from sampling import lifecycle as lc
+from sampling.documents import check_document, sha256_hex
 from sampling.errors import InvalidInput, RuleViolation
 from services import actions, credit
 from services.audit import record_event
 from services.calendar import local_date
 from services.samples.access import (
     actor_label,
+    acts_for_itself,
     get_sample,
     require_corrector,
     require_owner,
+    require_reporter,
     visit_team_codes,
 )
 from services.samples.idempotency import jsonable, once
 from services.samples.record import sample_record
 from services.samples.retest import choose_retest_lab
-from services.samples.rules import deadline_rules, result_of
+from services.samples.rules import deadline_rules, report_max_bytes, result_of
 
 # Moves whose answer an Idempotency-Key replays (the lab's results).
 KEYED_MOVES = ("result", "retest-result")
@@ -242,6 +245,8 @@ def _objection(sample: Sample, body: dict, user: User | None, now: datetime) -> 
     lc.check_move(sample.status, "objection", sample.verdict)
     at = _checked_time(sample, "filed_at", body["filed_at"], now)
     lc.check_objection_in_window(sample.notified_at, at, deadline_rules())
+    if acts_for_itself(user):  # filed now with its own token: no back-dating into the window
+        lc.check_objection_in_window(sample.notified_at, now, deadline_rules())
     lab = choose_retest_lab(sample)
 
     def change(s: Sample):
@@ -364,6 +369,33 @@ def finalize_expired(on: date, now: datetime) -> list[str]:
                 db.session.commit()
                 closed.append(code)
     return closed
+
+
+# The rectification report: no move, a document kept with the rectification.
+
+def submit_rectification_report(code: str, filename: str | None, content: bytes, submitted_at: datetime,
+                                user: User | None, now: datetime) -> dict:
+    """Keep the enterprise's rectification report (PDF or image, size-limited, its type judged by
+    its content) with the ordered rectification; its SHA-256 goes into the history and the
+    audit trail. The enterprise itself or a supervisor on its behalf submits it."""
+    sample = get_sample(code, for_update=True)
+    require_reporter(sample, user)
+    lc.check_report(sample.status)
+    at = _checked_time(sample, "submitted_at", submitted_at, now)
+    kind = check_document("file", content, report_max_bytes())
+    data = {"filename": filename or "report", "content_type": kind, "size": len(content),
+            "sha256": sha256_hex(content)}
+    before = _state(sample)
+    db.session.add(RectificationReport(sample=sample, content=content, submitted_at=at,
+                                       uploaded_by=actor_label(user), **data))
+    sample.last_event_at = at
+    _add_event(sample, "rectification-report", sample.status, at, data, user)
+    record_event("sample.rectification-report", "sample", sample.code, before=before,
+                 after={**_state(sample), **data}, actor=actor_label(user))
+    db.session.flush()
+    answer = sample_record(sample, deadline_rules().local_date(now))
+    db.session.commit()
+    return answer
 
 
 # Corrections: no move, a new recorded result beside the standing one.

@@ -6,7 +6,7 @@ keyed request can be stored as it is and given again, byte for byte, to a repeat
 
 from datetime import date, datetime
 
-from models.samples import Result, Sample, SampleEvent
+from models.samples import RectificationReport, Result, Sample, SampleEvent
 from sampling import lifecycle as lc
 from services.samples.rules import deadlines_of, result_of
 
@@ -74,6 +74,13 @@ def result_record(result: Result) -> dict:
     }
 
 
+def report_record(report: RectificationReport) -> dict:
+    """A rectification report as listed with the sample (the file itself is fetched apart)."""
+    return {"id": report.id, "filename": report.filename, "content_type": report.content_type,
+            "size": report.size, "sha256": report.sha256, "submitted_at": iso(report.submitted_at),
+            "uploaded_by": report.uploaded_by}
+
+
 def event_record(event: SampleEvent) -> dict:
     """One step of the sample's history."""
     return {
@@ -98,7 +105,9 @@ def sample_record(sample: Sample, today: date) -> dict:
         "tested_at": iso(sample.tested_at), "notified_at": iso(sample.notified_at),
         "objection_filed_at": iso(sample.objection_filed_at), "objection_reason": sample.objection_reason,
         "rectification_due": iso(sample.rectification_due), "rectification_notes": sample.rectification_notes,
-        "rectification_at": iso(sample.rectification_at), "rechecked_at": iso(sample.rechecked_at),
+        "rectification_at": iso(sample.rectification_at),
+        "rectification_reports": [report_record(r) for r in sample.reports],
+        "rechecked_at": iso(sample.rechecked_at),
         "recheck_verdict": sample.recheck_verdict, "recheck_report_no": sample.recheck_report_no,
         "failed_items": failed_item_names(standing),
         "result": result_record(standing) if standing is not None else None,

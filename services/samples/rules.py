@@ -21,6 +21,11 @@ def deadline_rules() -> lc.DeadlineRules:
     )
 
 
+def report_max_bytes() -> int:
+    """The largest rectification report accepted (setting ``RECTIFICATION_REPORT_MAX_BYTES``)."""
+    return current_app.config["RECTIFICATION_REPORT_MAX_BYTES"]
+
+
 def result_of(sample: Sample) -> Result | None:
     """The result that stands now: the latest recorded (a retest or correction supersedes)."""
     return sample.results[-1] if sample.results else None
