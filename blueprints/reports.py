@@ -12,6 +12,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from auth import STAFF, SUPERVISOR, actor_name, current_principal, roles_required
 from blueprints.common import PERIOD_PATTERN, Blueprint, period_field
+from blueprints.lists import csv_cell
 from sampling import stats
 from sampling.enums import CATEGORY_GROUPS, PLAN_KINDS, PLAN_LEVELS, SCALES, STAGES
 from services import reports
@@ -59,6 +60,8 @@ class PassRateQuerySchema(Schema):
     period_to = period_field(metadata={"description": "last period of a trend (inclusive)"})
     level = CommaList(choices=PLAN_LEVELS)
     kind = CommaList(choices=PLAN_KINDS)
+    weighted = fields.Boolean(metadata={
+        "description": "true: only plans drawn with risk weights or per-grade ratios; false: only the others"})
     category = CommaList(metadata={"description": "category codes"})
     group = CommaList(choices=CATEGORY_GROUPS)
     region = CommaList()
@@ -74,6 +77,8 @@ class PassRateRowSchema(Schema):
     period = fields.String()
     level = fields.String()
     kind = fields.String()
+    weighted = fields.Boolean(metadata={"description": "drawn with risk weights or per-grade ratios: not an "
+                                                       "estimate of the whole market"})
     category = fields.String()
     category_name = fields.String()
     group = fields.String()
@@ -82,16 +87,25 @@ class PassRateRowSchema(Schema):
     scale = fields.String()
     enterprise = fields.String(metadata={"description": "credit code"})
     enterprise_name = fields.String()
-    tested = fields.Integer(metadata={"description": "samples with a final verdict (the denominator)"})
+    tested = fields.Integer(metadata={
+        "description": "notified results with their latest verdict, final or pending (the denominator)"})
+    pending = fields.Integer(metadata={"description": "of tested: still open to objection or under retest"})
     passed = fields.Integer()
     failed = fields.Integer()
     refused = fields.Integer(metadata={"description": "refusals, reported beside the rate, not in it"})
+    enterprises = fields.Integer(metadata={"description": "distinct enterprises among the tested samples"})
     pass_rate = fields.Float(allow_none=True)
     ci_low = fields.Float(allow_none=True)
     ci_high = fields.Float(allow_none=True)
     target = fields.Float(allow_none=True, metadata={"description": "weighted by tested samples in mixed rows"})
-    status = fields.String(metadata={"description": "met, below, inconclusive, or no data (n = 0)"})
-    p_value = fields.Float(allow_none=True, metadata={"description": "one-sided exact binomial test of rate >= target"})
+    status = fields.String(metadata={"description": "met (rate >= target), below, or no data (n = 0)"})
+    significance = fields.String(allow_none=True, metadata={
+        "description": "significantly_below (p_below < 0.05), significantly_above (p_above < 0.05), not_significant"})
+    p_below = fields.Float(allow_none=True, metadata={
+        "description": 'binomtest(passed, tested, target, alternative="less").pvalue, 6 significant digits'})
+    p_above = fields.Float(allow_none=True, metadata={
+        "description": 'binomtest(passed, tested, target, alternative="greater").pvalue, 6 significant digits'})
+    provisional = fields.Boolean(metadata={"description": "true while any of the row's results is pending"})
 
 
 class PassRateReportSchema(Schema):
@@ -152,16 +166,19 @@ class PassRates(MethodView):
         MIMETYPES["xlsx"]: {"schema": {"type": "string", "format": "binary", "description": "format=xlsx"}},
     }}})
     def get(self, query):
-        """Pass rates grouped by any of period, level, kind, category, group, region, stage, scale, enterprise.
+        """Pass rates grouped by any of the keys of ``by`` (default category), with a total row.
 
-        ``format=csv`` or ``format=xlsx`` answers a download of the same rows and the total row.
+        Weighted plans (risk weights, per-grade ratios) are shown apart with ``by=weighted`` or
+        left out with ``weighted=false``. ``format=csv`` or ``format=xlsx`` answers a download
+        of the same rows and the total row.
         """
         by = query.get("by") or DEFAULT_BY
         if "enterprise" in by:
             _require_staff()
         if query["format"] == "json":
             return reports.pass_rate_table(by, _filters(query), query["method"], query["confidence"])
-        body = reports.pass_rate_download(by, _filters(query), query["method"], query["confidence"], query["format"])
+        body = reports.pass_rate_download(by, _filters(query), query["method"], query["confidence"], query["format"],
+                                          csv_cell)
         return _download(body, query["format"], query.get("period"))
 
 
@@ -198,9 +215,13 @@ def _require_staff() -> None:
 
 
 def _filters(query: dict) -> dict:
-    return {k: query[k] for k in (*reports.FILTER_KEYS, "period_from", "period_to") if query.get(k)}
+    filters = {k: query[k] for k in (*reports.FILTER_KEYS, *reports.RANGE_FILTERS) if query.get(k)}
+    if "weighted" in query:
+        filters["weighted"] = [query["weighted"]]
+    return filters
 
 
 def _download(body: bytes, fmt: str, periods) -> Response:
     name = "pass-rates" + ("-" + "-".join(periods) if periods else "") + f".{fmt}"
-    return Response(body, mimetype=MIMETYPES[fmt], headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(body, content_type=MIMETYPES[fmt], headers=disposition)

@@ -6,6 +6,7 @@ import sys
 import click
 from flask.cli import AppGroup
 
+from blueprints.lists import csv_cell
 from sampling import stats
 from sampling.enums import CATEGORY_GROUPS, PLAN_KINDS, PLAN_LEVELS
 from sampling.errors import DomainError
@@ -50,7 +51,7 @@ def pass_rates_command(period, by, level, kind, method, fmt, output):
     if fmt == "json":
         body = json.dumps(reports.report_dict(report), ensure_ascii=False, indent=2, default=str).encode()
     else:
-        body = reports.report_file(report, fmt)
+        body = reports.report_file(report, fmt, csv_cell)
     if output:
         with open(output, "wb") as handle:
             handle.write(body)

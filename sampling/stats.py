@@ -7,10 +7,12 @@ The rules are those of DESIGN.md "Pass rates":
 - the 95% interval is Wilson's score interval by default, Clopper–Pearson (``exact``) on
   request; both agree with ``scipy.stats.binomtest(...).proportion_ci`` and with
   statsmodels' ``proportion_confint`` (``wilson`` / ``beta``);
-- the p-value is that of the one-sided exact binomial test of "the true rate is at least the
-  target" against "it is below", ``binomtest(passed, n, target, alternative="less")``;
-- the status is ``met`` when the interval lies at or above the target, ``below`` when it lies
-  wholly below, ``inconclusive`` when it straddles, ``no data`` when nothing was tested;
+- ``status`` is the regulator's judgement of the rate itself: ``met`` when the rate is at or
+  above the target, ``below`` when under it, ``no data`` when nothing was tested;
+- ``significance`` says whether the sample can tell: ``significantly_below`` when the
+  one-sided exact binomial test ``binomtest(passed, n, target, alternative="less")`` gives
+  p < 0.05 (``p_below``), ``significantly_above`` when the test the other way
+  (``alternative="greater"``, ``p_above``) does, else ``not_significant``;
 - targets come from a table by plan level and category group (the defaults per level are a
   setting, ``DEFAULT_TARGETS`` in config.py, passed in; each cell overridable); a row
   mixing cells takes their average weighted by tested samples.
@@ -38,8 +40,16 @@ DEFAULT_POWER = 0.80
 
 STATUS_MET = "met"
 STATUS_BELOW = "below"
-STATUS_INCONCLUSIVE = "inconclusive"
 STATUS_NO_DATA = "no data"
+STATUSES = (STATUS_MET, STATUS_BELOW, STATUS_NO_DATA)
+
+SIGNIFICANTLY_BELOW = "significantly_below"
+SIGNIFICANTLY_ABOVE = "significantly_above"
+NOT_SIGNIFICANT = "not_significant"
+SIGNIFICANCES = (SIGNIFICANTLY_BELOW, SIGNIFICANTLY_ABOVE, NOT_SIGNIFICANT)
+SIGNIFICANCE_LEVEL = 0.05  # each one-sided test
+# p-values are given to this many significant digits (0.06, not 0.06000000000000005)
+P_VALUE_DIGITS = 6
 
 # The planner gives up beyond this many samples: the two rates are too close to tell apart
 # (a whole year of national spot checks is under 30,000 batches).
@@ -48,7 +58,7 @@ MAX_PLANNED_N = 200_000
 
 @dataclass(frozen=True)
 class RateEstimate:
-    """One row's statistics; rate, interval and p-value are None when nothing was tested."""
+    """One row's statistics; rate, interval and p-values are None when nothing was tested."""
 
     tested: int
     passed: int
@@ -56,8 +66,10 @@ class RateEstimate:
     ci_low: float | None
     ci_high: float | None
     target: float | None
-    p_value: float | None
+    p_below: float | None
+    p_above: float | None
     status: str
+    significance: str | None
 
 
 @dataclass(frozen=True)
@@ -162,21 +174,47 @@ def p_values_below(passed, tested, targets) -> np.ndarray:
     return np.where((n == 0) | np.isnan(t), np.nan, np.clip(p, 0.0, 1.0))
 
 
+def p_values_above(passed, tested, targets) -> np.ndarray:
+    """One-sided exact binomial p-values of "rate <= target" vs "rate > target"; NaN for n = 0."""
+    k, n = _counts(passed, tested)
+    t = np.asarray(targets, dtype=float)
+    p = binom.sf(k - 1, n, np.where(np.isnan(t), 0.5, t))  # P(X >= k)
+    return np.where((n == 0) | np.isnan(t), np.nan, np.clip(p, 0.0, 1.0))
+
+
 def p_value_below(passed: int, tested: int, target: float) -> float | None:
     """``binomtest(passed, tested, target, alternative="less").pvalue``; None when n = 0."""
     _check_target(target)
     return _float_or_none(p_values_below([passed], [tested], [target])[0])
 
 
-def rate_status(tested: int, ci_low: float | None, ci_high: float | None, target: float | None) -> str:
-    """``met`` / ``below`` / ``inconclusive`` from the interval against the target; ``no data`` for n = 0."""
-    if tested == 0 or ci_low is None or ci_high is None or target is None:
+def p_value_above(passed: int, tested: int, target: float) -> float | None:
+    """``binomtest(passed, tested, target, alternative="greater").pvalue``; None when n = 0."""
+    _check_target(target)
+    return _float_or_none(p_values_above([passed], [tested], [target])[0])
+
+
+def rate_status(tested: int, pass_rate: float | None, target: float | None) -> str:
+    """``met`` when the rate is at or above the target, ``below`` under it, ``no data`` for n = 0."""
+    if tested == 0 or pass_rate is None or target is None:
         return STATUS_NO_DATA
-    if ci_low >= target:
-        return STATUS_MET
-    if ci_high < target:
-        return STATUS_BELOW
-    return STATUS_INCONCLUSIVE
+    return STATUS_MET if pass_rate >= target else STATUS_BELOW
+
+
+def significance(p_below: float | None, p_above: float | None, level: float = SIGNIFICANCE_LEVEL) -> str | None:
+    """Whether the difference from the target is significant, from the two one-sided p-values."""
+    if p_below is None or p_above is None:
+        return None
+    if p_below < level:
+        return SIGNIFICANTLY_BELOW
+    if p_above < level:
+        return SIGNIFICANTLY_ABOVE
+    return NOT_SIGNIFICANT
+
+
+def readable(value: float | None, digits: int = P_VALUE_DIGITS) -> float | None:
+    """``value`` to ``digits`` significant digits (0.06000000000000005 -> 0.06); None stays None."""
+    return None if value is None else float(f"{value:.{digits}g}")
 
 
 def estimate_rates(
@@ -186,27 +224,34 @@ def estimate_rates(
     method: str = DEFAULT_METHOD,
     confidence: float = DEFAULT_CONFIDENCE,
 ) -> list[RateEstimate]:
-    """Rate, interval, p-value and status for many rows at once (one vectorised pass)."""
+    """Rate, interval, p-values, status and significance for many rows at once (one vectorised pass).
+
+    The judgements use the exact p-values; the returned p-values are rounded by ``readable``.
+    """
     k, n = _counts(passed, tested)
     t = np.array([np.nan if x is None else float(x) for x in targets], dtype=float)
     if t.shape != n.shape:
         raise InvalidInput("one target per row is needed")
     lows, highs = confidence_intervals(k, n, method, confidence)
-    p_values = p_values_below(k, n, t)
+    below, above = p_values_below(k, n, t), p_values_above(k, n, t)
     rows = []
     for i in range(len(n)):
         tested_i, passed_i = int(n[i]), int(k[i])
         low, high, target = _float_or_none(lows[i]), _float_or_none(highs[i]), _float_or_none(t[i])
+        p_below, p_above = _float_or_none(below[i]), _float_or_none(above[i])
+        rate = passed_i / tested_i if tested_i else None
         rows.append(
             RateEstimate(
                 tested=tested_i,
                 passed=passed_i,
-                pass_rate=passed_i / tested_i if tested_i else None,
+                pass_rate=rate,
                 ci_low=low,
                 ci_high=high,
                 target=target,
-                p_value=_float_or_none(p_values[i]),
-                status=rate_status(tested_i, low, high, target),
+                p_below=readable(p_below),
+                p_above=readable(p_above),
+                status=rate_status(tested_i, rate, target),
+                significance=significance(p_below, p_above),
             )
         )
     return rows
@@ -219,7 +264,7 @@ def estimate_rate(
     method: str = DEFAULT_METHOD,
     confidence: float = DEFAULT_CONFIDENCE,
 ) -> RateEstimate:
-    """Rate, interval, p-value and status of one row."""
+    """Rate, interval, p-values, status and significance of one row."""
     return estimate_rates([passed], [tested], [target], method, confidence)[0]
 
 

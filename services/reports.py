@@ -1,37 +1,46 @@
 """Pass-rate reports and the target table.
 
-Counting follows DESIGN.md "Pass rates": a sample counts once it has a final verdict
-(``final_at`` set), live or imported alike; refusals are counted beside the rate, never in
-its denominator; samples still under way are left out altogether (a planned sample must not
-show, or the draw would leak). All counting is one ``GROUP BY`` in the database: the query
-groups by the requested keys plus the target cell (plan level × category group), so each
-row's target can be the average of its cells' targets weighted by tested samples. Python
-only combines those few cells, adds the statistics (``sampling.stats``) and, with pandas,
-writes CSV and XLSX.
+Counting follows DESIGN.md "Pass rates": a sample counts once its result was notified (an
+imported one: once final), with its latest verdict (the retest's when there was one); it is
+``pending`` while still open to objection or under retest, and a row with pending results
+is ``provisional``. Refusals are counted beside the rate, never in its denominator; samples
+still under way are left out altogether (a planned sample must not show, or the draw would
+leak). All counting is one ``GROUP BY`` in the database: the query groups by the requested
+keys plus the target cell (plan level × category group), so each row's target can be the
+average of its cells' targets weighted by tested samples; distinct enterprises are one more
+``COUNT(DISTINCT)``. Python only combines those few cells, adds the statistics
+(``sampling.stats``) and, with pandas, writes CSV and XLSX.
 """
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import date
 
 from flask import current_app
 from sqlalchemy import BigInteger, case, cast, func, select
 
 from extensions import db
+from models.plans import Plan
 from models.registry import Category, Enterprise
 from models.reports import TargetRate
 from models.samples import Sample
 from sampling import stats
+from sampling.credit import period_of, previous_period
 from sampling.enums import CATEGORY_GROUPS, PLAN_KINDS, PLAN_LEVELS, SCALES, STAGES
 from sampling.errors import InvalidInput
+from sampling.lifecycle import PASS, REFUSED
 from services.audit import record_event
 
-# Grouping key -> the column it groups by; the label columns shown beside a code.
+# Grouping key -> the column it groups by; the label columns shown beside a code. ``weighted``
+# (the plan drew with risk weights or per-grade ratios) is built per report from the plans.
 GROUP_COLUMNS = {
     "period": Sample.period,
     "level": Sample.level,
     "kind": Sample.kind,
+    "weighted": None,
     "category": Category.code,
     "group": Category.group,
     "region": Enterprise.region,
@@ -45,17 +54,20 @@ LABEL_COLUMNS = {
 }
 GROUP_KEYS = tuple(GROUP_COLUMNS)
 ENTERPRISE_KEYS = {"region", "scale", "enterprise"}
+CATEGORY_KEYS = {"category", "group"}
 # Keys grouped in the inner scan (sample and enterprise columns); the category keys and the
 # enterprise's code and name are added by the outer query from the inner ids.
-INNER_KEYS = ("period", "level", "kind", "region", "stage", "scale")
-INNER_FILTERS = ("period", "period_from", "period_to", "level", "kind", "region", "stage", "scale")
+INNER_KEYS = ("period", "level", "kind", "weighted", "region", "stage", "scale")
+INNER_FILTERS = ("period", "period_from", "period_to", "level", "kind", "weighted", "region", "stage", "scale")
 OUTER_FILTERS = ("category", "group")
-FILTER_KEYS = ("period", "level", "kind", "category", "group", "region", "stage", "scale")
+FILTER_KEYS = ("period", "level", "kind", "weighted", "category", "group", "region", "stage", "scale")
+RANGE_FILTERS = ("period_from", "period_to")
 # Allowed values of the filters that have a closed set (the others are free text).
 FILTER_CHOICES = {"level": PLAN_LEVELS, "kind": PLAN_KINDS, "group": CATEGORY_GROUPS, "stage": STAGES, "scale": SCALES}
 FORMATS = ("json", "csv", "xlsx")
-COUNT_FIELDS = ("tested", "passed", "failed", "refused")
-STAT_FIELDS = ("pass_rate", "ci_low", "ci_high", "target", "status", "p_value")
+COUNT_FIELDS = ("tested", "pending", "passed", "failed", "refused", "enterprises")
+STAT_FIELDS = ("pass_rate", "ci_low", "ci_high", "target", "status", "significance", "p_below", "p_above",
+               "provisional")
 TOTAL_LABEL = "total"
 
 
@@ -69,6 +81,7 @@ class PassRateReport:
     confidence: float
     rows: list[dict] = field(default_factory=list)
     total: dict = field(default_factory=dict)
+    subtotals: dict = field(default_factory=dict)  # value of the first key -> its row (on request)
 
     @property
     def columns(self) -> list[str]:
@@ -155,16 +168,23 @@ def pass_rate_table(
     filters: dict | None = None,
     method: str = stats.DEFAULT_METHOD,
     confidence: float = stats.DEFAULT_CONFIDENCE,
+    subtotals: bool = False,
 ) -> PassRateReport:
     """The pass-rate report grouped by ``by`` (any of GROUP_KEYS), with a total row.
 
     ``filters`` maps a key of FILTER_KEYS to the list of values to keep (e.g. ``{"period":
-    ["2026Q4"], "level": ["municipal"]}``); ``period_from`` / ``period_to`` bound the period.
+    ["2026Q4"], "level": ["municipal"], "weighted": [False]}``); ``period_from`` /
+    ``period_to`` bound the period. ``subtotals``: also a row per value of the first key
+    (``report.subtotals``), from the same scan.
     """
     by = parse_by(by)
     filters = {k: v for k, v in (filters or {}).items() if v not in (None, [], "")}
+    unknown = [k for k in filters if k not in (*FILTER_KEYS, *RANGE_FILTERS)]
+    if unknown:
+        raise InvalidInput(f"unknown filter {unknown[0]!r}", {k: ["unknown filter"] for k in unknown})
     report = PassRateReport(by=by, filters=filters, method=method, confidence=confidence)
-    cells = _count_cells(by, filters)
+    columns = {**GROUP_COLUMNS, "weighted": _weighted_column()}
+    cells = _count_cells(by, filters, columns)
     targets = _target_lookup()
 
     grouped: dict[tuple, dict] = {}
@@ -172,21 +192,42 @@ def pass_rate_table(
         key = tuple(cell[k] for k in by)
         row = grouped.setdefault(key, {**{k: cell[k] for k in _key_columns(by)}, "cells": []})
         row["cells"].append(cell)
-    rows = [grouped[key] for key in sorted(grouped, key=_sort_key)] if by else []
-    total = {"cells": _merge_cells(cells)}
+    report.rows = [grouped[key] for key in sorted(grouped, key=_sort_key)] if by else []
+    report.total = {"cells": _merge_cells(cells)}
+    enterprises = _count_enterprises(by, filters, columns)
+    rows = [(row, tuple(row[k] for k in by)) for row in report.rows] + [(report.total, None)]
+    if subtotals and by:
+        first: dict = {}
+        for cell in cells:
+            first.setdefault(cell[by[0]], []).append(cell)
+        report.subtotals = {value: {by[0]: value, "cells": _merge_cells(group)} for value, group in first.items()}
+        enterprises |= {key: n for key, n in _count_enterprises(by[:1], filters, columns).items() if key}
+        rows += [(row, ("subtotal", value)) for value, row in report.subtotals.items()]
+    _add_statistics(rows, enterprises, targets, method, confidence)
+    return report
 
+
+def _add_statistics(rows: list[tuple[dict, tuple]], enterprises: dict, targets: dict, method: str,
+                    confidence: float) -> None:
+    """Replace each row's ``cells`` by its counts and statistics (one vectorised pass)."""
+    cells = [row["cells"] for row, _ in rows]
     estimates = stats.estimate_rates(
-        [sum(c["passed"] for c in r["cells"]) for r in rows + [total]],
-        [sum(c["tested"] for c in r["cells"]) for r in rows + [total]],
-        [_row_target(r["cells"], targets) for r in rows + [total]],
+        [sum(c["passed"] for c in group) for group in cells],
+        [sum(c["tested"] for c in group) for group in cells],
+        [_row_target(group, targets) for group in cells],
         method,
         confidence,
     )
-    for row, estimate in zip(rows + [total], estimates, strict=True):
-        refused = sum(c["refused"] for c in row.pop("cells"))
-        row.update(_row_values(estimate, refused))
-    report.rows, report.total = rows, total
-    return report
+    for (row, key), estimate in zip(rows, estimates, strict=True):
+        group = row.pop("cells")
+        if key and key[0] == "subtotal":
+            key = key[1:]
+        row.update(_row_values(
+            estimate,
+            pending=sum(c["pending"] for c in group),
+            refused=sum(c["refused"] for c in group),
+            enterprises=enterprises.get(key, 0),
+        ))
 
 
 def _merge_cells(cells: list[dict]) -> list[dict]:
@@ -194,8 +235,8 @@ def _merge_cells(cells: list[dict]) -> list[dict]:
     merged: dict[tuple, dict] = {}
     for cell in cells:
         into = merged.setdefault((cell["_level"], cell["_group"]), {
-            "_level": cell["_level"], "_group": cell["_group"], "tested": 0, "passed": 0, "refused": 0})
-        for name in ("tested", "passed", "refused"):
+            "_level": cell["_level"], "_group": cell["_group"], "tested": 0, "pending": 0, "passed": 0, "refused": 0})
+        for name in ("tested", "pending", "passed", "refused"):
             into[name] += cell[name]
     return list(merged.values())
 
@@ -214,7 +255,28 @@ def _sort_key(key: tuple) -> tuple:
     return tuple((value is None, "" if value is None else str(value)) for value in key)
 
 
-def _count_cells(by: list[str], filters: dict) -> list[dict]:
+def weighted_plan_ids() -> list[int]:
+    """Plans that drew with risk weights or per-grade ratios (their samples over-represent risk)."""
+    plans = db.session.execute(select(Plan.id, Plan.risk_weighting, Plan.grade_ratios))
+    return [plan_id for plan_id, risk, ratios in plans if risk or ratios]
+
+
+def _weighted_column():
+    """True for a sample of a weighted plan; imported history and routine draws are not weighted."""
+    return case((Sample.plan_id.in_(weighted_plan_ids()), True), else_=False)
+
+
+# A sample counts once its result was notified (imported history: final), with its latest
+# verdict; it is pending until final. Refusals are counted beside, never in the rate.
+COUNTED = (
+    Sample.verdict.is_not(None)
+    & (Sample.status != REFUSED)
+    & (Sample.notified_at.is_not(None) | Sample.final_at.is_not(None))
+)
+REFUSED_SAMPLE = Sample.status == REFUSED
+
+
+def _count_cells(by: list[str], filters: dict, columns: dict) -> list[dict]:
     """The counts per (group keys, plan level, category group), aggregated in the database.
 
     Two levels, both ``GROUP BY`` in SQL: the inner one scans the samples once, grouping by
@@ -223,9 +285,7 @@ def _count_cells(by: list[str], filters: dict) -> list[dict]:
     codes, names and the category group. Grouping the big scan by ids rather than names is
     what keeps the report close to a bare count.
     """
-    counted = Sample.final_at.is_not(None) & Sample.verdict.is_not(None) & (Sample.status != "refused")
-    refused = Sample.status == "refused"
-    inner_keys = [GROUP_COLUMNS[key].label(key) for key in by if key in INNER_KEYS]
+    inner_keys = [columns[key].label(key) for key in by if key in INNER_KEYS]
     if "enterprise" in by:
         inner_keys.append(Sample.enterprise_id.label("enterprise_id"))
     inner = (
@@ -233,52 +293,78 @@ def _count_cells(by: list[str], filters: dict) -> list[dict]:
             *inner_keys,
             Sample.category_id.label("category_id"),
             Sample.level.label("_level"),
-            func.sum(case((counted, 1), else_=0)).label("tested"),
-            func.sum(case((counted & (Sample.verdict == "pass"), 1), else_=0)).label("passed"),
-            func.sum(case((refused, 1), else_=0)).label("refused"),
+            func.sum(case((COUNTED, 1), else_=0)).label("tested"),
+            func.sum(case((COUNTED & Sample.final_at.is_(None), 1), else_=0)).label("pending"),
+            func.sum(case((COUNTED & (Sample.verdict == PASS), 1), else_=0)).label("passed"),
+            func.sum(case((REFUSED_SAMPLE, 1), else_=0)).label("refused"),
         )
-        .where(counted | refused)
+        .where(COUNTED | REFUSED_SAMPLE)
         .group_by(*[c.element for c in inner_keys], Sample.category_id, Sample.level)
     )
     if ENTERPRISE_KEYS & (set(by) | set(filters)):
         inner = inner.join(Enterprise, Enterprise.id == Sample.enterprise_id)
-    inner = _apply_filters(inner, filters, INNER_FILTERS).subquery("cells")
+    inner = _apply_filters(inner, filters, INNER_FILTERS, columns).subquery("cells")
 
     outer_keys = []
     for key in by:
         if key in INNER_KEYS:
             outer_keys.append(inner.c[key].label(key))
         else:
-            outer_keys.append(GROUP_COLUMNS[key].label(key))
+            outer_keys.append(columns[key].label(key))
         if key in LABEL_COLUMNS:
             name, column = LABEL_COLUMNS[key]
             outer_keys.append(column.label(name))
+    total = [cast(func.sum(inner.c[name]), BigInteger).label(name)  # not a NUMERIC on PostgreSQL
+             for name in ("tested", "pending", "passed", "refused")]
     stmt = (
-        select(
-            *outer_keys,
-            inner.c._level,
-            Category.group.label("_group"),
-            cast(func.sum(inner.c.tested), BigInteger).label("tested"),  # not a NUMERIC on PostgreSQL
-            cast(func.sum(inner.c.passed), BigInteger).label("passed"),
-            cast(func.sum(inner.c.refused), BigInteger).label("refused"),
-        )
+        select(*outer_keys, inner.c._level, Category.group.label("_group"), *total)
         .select_from(inner)
         .join(Category, Category.id == inner.c.category_id)
         .group_by(*[c.element for c in outer_keys], inner.c._level, Category.group)
     )
     if "enterprise" in by:
         stmt = stmt.join(Enterprise, Enterprise.id == inner.c.enterprise_id)
-    stmt = _apply_filters(stmt, filters, OUTER_FILTERS)
+    stmt = _apply_filters(stmt, filters, OUTER_FILTERS, columns)
+    return [_plain_keys(row) for row in _rows(stmt)]
+
+
+def _count_enterprises(by: list[str], filters: dict, columns: dict) -> dict:
+    """Distinct enterprises with a counted sample: ``{key tuple: n}`` per row, ``{None: n}`` the total.
+
+    Not derivable from the cells (one enterprise may be in several), so counted apart.
+    """
+    keys = [columns[key].label(key) for key in by]
+    base = select(func.count(Sample.enterprise_id.distinct()).label("n")).where(COUNTED)
+    if (CATEGORY_KEYS & (set(by) | set(filters))):
+        base = base.join(Category, Category.id == Sample.category_id)
+    if ENTERPRISE_KEYS & (set(by) | set(filters)):
+        base = base.join(Enterprise, Enterprise.id == Sample.enterprise_id)
+    base = _apply_filters(base, filters, FILTER_KEYS + RANGE_FILTERS, columns)
+    counts = {None: db.session.scalar(base) or 0}
+    if by:
+        stmt = base.add_columns(*keys).group_by(*[c.element for c in keys])
+        for row in _rows(stmt):
+            row = _plain_keys(row)
+            counts[tuple(row[k] for k in by)] = row["n"]
+    return counts
+
+
+def _rows(stmt) -> list[dict]:
     result = db.session.connection().execute(stmt)  # Core: plain rows, no ORM layer
     keys = list(result.keys())
     return [dict(zip(keys, row, strict=True)) for row in result]
 
 
-def _apply_filters(stmt, filters: dict, keys: tuple):
+def _plain_keys(row: dict) -> dict:
+    """``weighted`` as a bool on every database (SQLite answers 0/1)."""
+    if "weighted" in row:
+        row["weighted"] = bool(row["weighted"])
+    return row
+
+
+def _apply_filters(stmt, filters: dict, keys: tuple, columns: dict):
     """Add the WHERE clauses of the filters that belong to this level of the query."""
     for key, values in filters.items():
-        if key not in (*FILTER_KEYS, "period_from", "period_to"):
-            raise InvalidInput(f"unknown filter {key!r}", {key: ["unknown filter"]})
         if key not in keys:
             continue
         if key == "period_from":
@@ -286,8 +372,8 @@ def _apply_filters(stmt, filters: dict, keys: tuple):
         elif key == "period_to":
             stmt = stmt.where(Sample.period <= values)
         else:
-            values = [values] if isinstance(values, str) else list(values)
-            stmt = stmt.where(GROUP_COLUMNS[key].in_(values))
+            values = [values] if isinstance(values, str | bool) else list(values)
+            stmt = stmt.where(columns[key].in_(values))
     return stmt
 
 
@@ -304,18 +390,23 @@ def _row_target(cells: list[dict], targets: dict) -> float | None:
     return stats.weighted_target((targets[(c["_level"], c["_group"])], int(c["tested"])) for c in cells)
 
 
-def _row_values(estimate: stats.RateEstimate, refused: int) -> dict:
+def _row_values(estimate: stats.RateEstimate, pending: int, refused: int, enterprises: int) -> dict:
     return {
         "tested": estimate.tested,
+        "pending": int(pending),
         "passed": estimate.passed,
         "failed": estimate.tested - estimate.passed,
         "refused": int(refused),
+        "enterprises": int(enterprises),
         "pass_rate": estimate.pass_rate,
         "ci_low": estimate.ci_low,
         "ci_high": estimate.ci_high,
         "target": estimate.target,
         "status": estimate.status,
-        "p_value": estimate.p_value,
+        "significance": estimate.significance,
+        "p_below": estimate.p_below,
+        "p_above": estimate.p_above,
+        "provisional": pending > 0,
     }
 
 
@@ -323,31 +414,61 @@ def _row_values(estimate: stats.RateEstimate, refused: int) -> dict:
 
 
 def periods_with_data() -> list[str]:
-    """Every period that has a final verdict or a refusal, oldest first."""
-    stmt = (
-        select(Sample.period)
-        .where(Sample.final_at.is_not(None) | (Sample.status == "refused"))
-        .group_by(Sample.period)
-        .order_by(Sample.period)
-    )
+    """Every period that has a counted result or a refusal, oldest first."""
+    stmt = select(Sample.period).where(COUNTED | REFUSED_SAMPLE).group_by(Sample.period).order_by(Sample.period)
     return list(db.session.scalars(stmt))
 
 
 def pass_rate_trend(by=("category",), filters: dict | None = None, method: str = stats.DEFAULT_METHOD) -> dict:
     """Per value of ``by``, its rows over the periods (oldest first): ``{key tuple: [row, ...]}``."""
     by = [k for k in parse_by(list(by)) if k != "period"]
-    report = pass_rate_table(["period", *by], filters, method)
+    return _trend(pass_rate_table(["period", *by], filters, method), by)
+
+
+def _trend(report: PassRateReport, by: list[str]) -> dict:
     trend: dict[tuple, list[dict]] = {}
     for row in report.rows:
         trend.setdefault(tuple(row[k] for k in by), []).append(row)
     return trend
 
 
+# The public page's headline: routine checks drawn without risk weights or per-grade ratios,
+# the only ones whose rate estimates the whole market (DESIGN.md "Pass rates").
+HEADLINE_FILTERS = {"kind": ["routine"], "weighted": [False]}
+
+
+def pass_rate_page(period: str | None, level: str | None, today: date, every_check: bool = False) -> dict:
+    """What the public page shows, from one scan: per period and category, the chosen period's rows.
+
+    ``period`` None: the last ended quarter with data on ``today`` (the last ended quarter
+    when none has). The rows are of routine unweighted checks unless ``every_check``; the
+    other checks of the period are given apart, by kind and weighting (``apart``).
+    """
+    periods = periods_with_data()
+    if period is None:
+        ended = previous_period(period_of(today))
+        period = max((p for p in periods if p <= ended), default=ended)
+    filters = {"level": [level]} if level else {}
+    scope = filters if every_check else {**filters, **HEADLINE_FILTERS}
+    table = pass_rate_table(["period", "category"], scope, subtotals=True)
+    trend = _trend(table, ["category"])
+    overview = {
+        "rows": [row for row in table.rows if row["period"] == period],
+        "total": table.subtotals.get(period),
+    }
+    apart = None if every_check else pass_rate_table(["kind", "weighted"], {**filters, "period": [period]})
+    return {"periods": periods, "period": period, "overview": overview if overview["total"] else None,
+            "apart": apart, "trend": trend}
+
+
 # --- exports -----------------------------------------------------------------------------------
 
 
-def report_frame(report: PassRateReport):
-    """The report as a pandas DataFrame: the rows, then the total row (first key column "total")."""
+def report_frame(report: PassRateReport, cell: Callable[[str], str] = str):
+    """The report as a pandas DataFrame: the rows, then the total row (first key column "total").
+
+    ``cell`` rewrites every text cell (the exports pass the one that neutralises formulas).
+    """
     import pandas as pd
 
     columns = report.columns
@@ -357,7 +478,8 @@ def report_frame(report: PassRateReport):
     else:
         columns = ["row", *columns]
         total["row"] = TOTAL_LABEL
-    return pd.DataFrame([*report.rows, total], columns=columns)
+    rows = [{c: cell(v) if isinstance(v, str) else v for c, v in row.items()} for row in [*report.rows, total]]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def report_dict(report: PassRateReport) -> dict:
@@ -365,36 +487,24 @@ def report_dict(report: PassRateReport) -> dict:
     return asdict(report)
 
 
-def report_file(report: PassRateReport, fmt: str) -> bytes:
-    """The report as a ``csv`` or ``xlsx`` file."""
-    return report_csv(report) if fmt == "csv" else report_xlsx(report)
+def report_file(report: PassRateReport, fmt: str, cell: Callable[[str], str]) -> bytes:
+    """The report as a ``csv`` or ``xlsx`` file, every text cell passed through ``cell``."""
+    return report_csv(report, cell) if fmt == "csv" else report_xlsx(report, cell)
 
 
-def pass_rate_download(by, filters: dict, method: str, confidence: float, fmt: str) -> bytes:
-    """The pass-rate report as a ``csv`` or ``xlsx`` file."""
-    return report_file(pass_rate_table(by, filters, method, confidence), fmt)
+def pass_rate_download(by, filters: dict, method: str, confidence: float, fmt: str,
+                       cell: Callable[[str], str]) -> bytes:
+    """The pass-rate report as a ``csv`` or ``xlsx`` file (see ``report_file``)."""
+    return report_file(pass_rate_table(by, filters, method, confidence), fmt, cell)
 
 
-def pass_rate_page(period: str | None, level: str | None) -> dict:
-    """What the public page shows: the periods with data, one period's rows by category, the trend.
-
-    ``period`` None: the latest period with data.
-    """
-    periods = periods_with_data()
-    period = period or (periods[-1] if periods else None)
-    level_filter = {"level": [level]} if level else {}
-    overview = pass_rate_table(["category"], {**level_filter, "period": [period]}) if period else None
-    return {"periods": periods, "period": period, "overview": overview,
-            "trend": pass_rate_trend(["category"], level_filter)}
-
-
-def report_csv(report: PassRateReport) -> bytes:
+def report_csv(report: PassRateReport, cell: Callable[[str], str]) -> bytes:
     """CSV, UTF-8 with a byte-order mark so spreadsheet programs read the Chinese names."""
-    return report_frame(report).to_csv(index=False).encode("utf-8-sig")
+    return report_frame(report, cell).to_csv(index=False).encode("utf-8-sig")
 
 
-def report_xlsx(report: PassRateReport) -> bytes:
+def report_xlsx(report: PassRateReport, cell: Callable[[str], str]) -> bytes:
     """An XLSX workbook with one sheet of the rows and the total row."""
     buffer = io.BytesIO()
-    report_frame(report).to_excel(buffer, index=False, sheet_name="pass_rates", engine="openpyxl")
+    report_frame(report, cell).to_excel(buffer, index=False, sheet_name="pass_rates", engine="openpyxl")
     return buffer.getvalue()

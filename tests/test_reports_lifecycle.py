@@ -1,4 +1,4 @@
-"""Live results count in the pass-rate report exactly when the life cycle makes them final."""
+"""Live results count in the pass-rate report from notification, with their latest verdict."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -17,21 +17,48 @@ def api(client, auth, factory):
     return Api(client, auth, world, base=datetime.now(UTC) - timedelta(days=50))
 
 
-def counts(client, api):
+def total(client, api):
     query = {"period": api.world.plan.period, "by": "category,stage"}
-    body = client.get(REPORTS, query_string=query).get_json()
-    total = body["total"]
-    return total["tested"], total["passed"], total["failed"], total["refused"]
+    return client.get(REPORTS, query_string=query).get_json()["total"]
 
 
-def test_a_sample_counts_once_final_and_a_refusal_counts_beside(client, api):
+def counts(client, api):
+    row = total(client, api)
+    return row["tested"], row["passed"], row["failed"], row["refused"], row["pending"], row["provisional"]
+
+
+def test_a_sample_counts_once_notified_pending_until_final_and_a_refusal_counts_beside(client, api):
     passing, failing, refusing = (s.code for s in api.world.samples)
-    assert counts(client, api) == (0, 0, 0, 0)  # planned samples never show
-    api.walk(passing, ["sampling", "receipt", "result", "notification"], "pass")
+    assert counts(client, api) == (0, 0, 0, 0, 0, False)  # planned samples never show
+    api.walk(passing, ["sampling", "receipt", "result"], "pass")
+    assert counts(client, api) == (0, 0, 0, 0, 0, False)  # a result not yet notified does not count
+    api.move(passing, "notification", "pass")
     api.walk(failing, ["sampling", "receipt", "result", "notification"], "fail")
     api.move(refusing, "refusal")
-    assert counts(client, api) == (1, 1, 0, 1)  # the failure is open to objection: not final yet
+    # the failure is open to objection: it counts, as pending, and the row is provisional
+    assert counts(client, api) == (2, 1, 1, 1, 1, True)
     api.move(failing, "finalize")
-    assert counts(client, api) == (2, 1, 1, 1)
+    assert counts(client, api) == (2, 1, 1, 1, 0, False)
     api.move(failing, "rectification")
-    assert counts(client, api) == (2, 1, 1, 1)  # rectification does not change the batch verdict
+    assert counts(client, api) == (2, 1, 1, 1, 0, False)  # rectification does not change the batch verdict
+
+
+def test_nine_passes_and_one_notified_failure_read_ninety_percent_provisional(client, api, factory):
+    for _ in range(8):
+        api.world.sample()
+    codes = [s.code for s in api.world.samples]
+    for code in codes[:9]:
+        api.walk(code, ["sampling", "receipt", "result", "notification"], "pass")
+    api.walk(codes[9], ["sampling", "receipt", "result", "notification"], "fail")
+    row = total(client, api)
+    assert (row["tested"], row["passed"], row["pending"], row["provisional"]) == (10, 9, 1, True)
+    assert row["pass_rate"] == pytest.approx(0.9)
+    assert row["enterprises"] == 1
+
+
+def test_a_retest_verdict_replaces_the_first_one(client, api):
+    failing = api.world.samples[0].code
+    api.walk(failing, ["sampling", "receipt", "result", "notification", "objection"], "fail")
+    assert counts(client, api)[:5] == (1, 0, 1, 0, 1)  # under retest: pending, with the first verdict
+    api.move(failing, "retest-result", "pass")
+    assert counts(client, api) == (1, 1, 0, 0, 0, False)  # final, with the retest's verdict

@@ -77,6 +77,16 @@ def test_p_value_matches_binomtest_for_any_counts(n, frac, target):
     assert stats.p_value_below(k, n, target) == pytest.approx(expected, rel=1e-9, abs=1e-300)
 
 
+def test_p_values_above_match_binomtest_over_grid():
+    for target in (0.01, 0.5, 0.9, 0.94, 0.999, 1.0):
+        ks = [k for _, k in GRID]
+        ns = [n for n, _ in GRID]
+        p_values = stats.p_values_above(ks, ns, [target] * len(GRID))
+        for (n, k), p in zip(GRID, p_values, strict=True):
+            expected = binomtest(k, n, target, alternative="greater").pvalue
+            assert p == pytest.approx(expected, rel=1e-9, abs=1e-300), (n, k, target)
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     n=st.integers(min_value=0, max_value=5_000),
@@ -84,32 +94,53 @@ def test_p_value_matches_binomtest_for_any_counts(n, frac, target):
     target=st.floats(min_value=0.5, max_value=1.0),
     method=st.sampled_from(["wilson", "exact"]),
 )
-def test_status_follows_the_interval(n, frac, target, method):
+def test_status_follows_the_rate_and_significance_the_tests(n, frac, target, method):
     k = round(frac * n)
     row = stats.estimate_rate(k, n, target, method)
     if n == 0:
         assert row.status == "no data"
-        assert row.pass_rate is row.ci_low is row.ci_high is row.p_value is None
+        assert row.pass_rate is row.ci_low is row.ci_high is row.p_below is row.p_above is None
+        assert row.significance is None
         return
-    if row.ci_low >= target:
-        assert row.status == "met"
-    elif row.ci_high < target:
-        assert row.status == "below"
+    assert row.status == ("met" if k / n >= target else "below")
+    below = binomtest(k, n, target, alternative="less").pvalue
+    above = binomtest(k, n, target, alternative="greater").pvalue
+    assert row.p_below == pytest.approx(below, rel=1e-5, abs=1e-300)
+    assert row.p_above == pytest.approx(above, rel=1e-5, abs=1e-300)
+    if below < 0.05:
+        assert row.significance == "significantly_below" and row.status == "below"
+    elif above < 0.05:
+        assert row.significance == "significantly_above" and row.status == "met"
     else:
-        assert row.status == "inconclusive"
-        assert row.ci_low < target <= row.ci_high
+        assert row.significance == "not_significant"
 
 
-def test_status_examples():
-    assert stats.estimate_rate(1000, 1000, 0.94).status == "met"
-    assert stats.estimate_rate(800, 1000, 0.94).status == "below"
-    assert stats.estimate_rate(47, 50, 0.94).status == "inconclusive"
+def test_status_and_significance_examples():
+    """The regulator's reading: the rate against the target; the tests say whether the sample can tell."""
+    met = stats.estimate_rate(97, 100, 0.94)
+    assert (met.status, met.significance) == ("met", "not_significant")
+    below = stats.estimate_rate(80, 100, 0.94)
+    assert (below.status, below.significance) == ("below", "significantly_below")
+    one_failure = stats.estimate_rate(0, 1, 0.94)
+    assert (one_failure.status, one_failure.significance) == ("below", "not_significant")
+    assert one_failure.p_below == 0.06  # not 0.06000000000000005
+    assert stats.estimate_rate(1000, 1000, 0.94).significance == "significantly_above"
+    assert stats.estimate_rate(94, 100, 0.94).status == "met"  # at the target is met
     assert stats.estimate_rate(0, 0, 0.94).status == "no data"
+
+
+def test_p_values_are_readable():
+    assert stats.readable(0.06000000000000005) == 0.06
+    assert stats.readable(0.123456789) == 0.123457
+    assert stats.readable(1.5e-12) == 1.5e-12
+    assert stats.readable(None) is None
+    row = stats.estimate_rate(85, 90, 0.94)
+    assert len(repr(row.p_below).lstrip("0.")) <= 6 and len(repr(row.p_above).lstrip("0.")) <= 6
 
 
 def test_empty_row_has_no_rate_and_no_division_error():
     rows = stats.estimate_rates([0, 5], [0, 10], [0.94, 0.94])
-    assert rows[0].tested == 0 and rows[0].pass_rate is None and rows[0].p_value is None
+    assert rows[0].tested == 0 and rows[0].pass_rate is None and rows[0].p_below is None
     assert rows[0].status == "no data" and rows[0].target == 0.94
     assert rows[1].pass_rate == 0.5
 
@@ -120,8 +151,9 @@ def test_national_figures_give_twelve_point_three_percent_failure():
     assert round(1 - row.pass_rate, 3) == 0.123
     assert round(row.pass_rate, 3) == 0.877
     # 87.7% with n = 28,265 is clearly under the 90% national-level target.
-    assert row.ci_high < 0.90 and row.status == "below"
-    assert row.p_value == pytest.approx(binomtest(batches - failed, batches, 0.90, alternative="less").pvalue)
+    assert row.ci_high < 0.90 and row.status == "below" and row.significance == "significantly_below"
+    assert row.p_below == pytest.approx(binomtest(batches - failed, batches, 0.90, alternative="less").pvalue,
+                                        rel=1e-5, abs=1e-300)
     exact = stats.estimate_rate(batches - failed, batches, 0.90, method="exact")
     assert exact.ci_low == pytest.approx(proportion_confint(24_789, 28_265, method="beta")[0])
 
