@@ -65,6 +65,10 @@ class Config:
     # Default pass-rate targets by plan level (every category group).
     DEFAULT_TARGETS = {"municipal": 0.94, "national": 0.90, "provincial": 0.95}
 
+    # Key-product coverage goal: every active producer of a key-supervised category sampled at
+    # least once in this many years (DESIGN.md "Risk signals and key products").
+    COVERAGE_YEARS = 2
+
     # Published lists are read far more than written: each process keeps rendered answers this
     # long. A write in the process clears its copy at once; other workers follow within the TTL.
     LISTS_CACHE_SECONDS = float(os.environ.get("LISTS_CACHE_SECONDS", 5))

@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 
 from flask import Blueprint, render_template, request
 
+from auth import SUPERVISOR, current_principal
 from sampling import stats
 from sampling.credit import PERIOD_RE
 from sampling.enums import PLAN_LEVELS
-from services import calendar, reports
+from sampling.errors import InvalidInput
+from services import calendar, coverage, reports
 
 blp = Blueprint("report_pages", __name__)
 
@@ -131,6 +133,30 @@ def reports_page():
         judgement=judgement,
         period_label=period_label,
     )
+
+
+def _error_page(code: int, title: str, explanation: str):
+    return render_template("error.html", code=code, title=title, explanation=explanation), code
+
+
+@blp.get("/coverage")
+def coverage_page():
+    """Supervisors' page: key-product coverage per category and region, with the producers still due."""
+    user = current_principal()
+    if user is None:
+        return _error_page(401, "需要登录", "重点产品抽查覆盖情况仅供监管人员查看，请携带监管人员令牌访问。")
+    if user.role not in SUPERVISOR:
+        return _error_page(403, "无权查看", "重点产品抽查覆盖情况仅供监管人员查看。")
+    years = request.args.get("years", "").strip()
+    if years and not (years.isdigit() and 1 <= int(years) <= 50):
+        return _error_page(422, "查询条件有误", "年限应为 1 至 50 之间的整数。")
+    category = request.args.get("category", "").strip() or None
+    region = request.args.get("region", "").strip() or None
+    try:
+        report = coverage.coverage_report(calendar.today(), int(years) if years else None, category, region)
+    except InvalidInput:
+        return _error_page(422, "查询条件有误", f"“{category}”不是重点监管产品类别。")
+    return render_template("coverage.html", report=report, category=category or "", region=region or "")
 
 
 def judgement(row: dict) -> tuple[str, str]:

@@ -15,7 +15,7 @@ from blueprints.common import PERIOD_PATTERN, Blueprint, period_field
 from blueprints.lists import csv_cell
 from sampling import stats
 from sampling.enums import CATEGORY_GROUPS, PLAN_KINDS, PLAN_LEVELS, SCALES, STAGES
-from services import reports
+from services import calendar, coverage, reports
 
 blp = Blueprint("reports", __name__, url_prefix="/api/v1", description="Pass rates against targets")
 
@@ -117,6 +117,38 @@ class PassRateReportSchema(Schema):
     total = fields.Nested(PassRateRowSchema)
 
 
+class CoverageQuerySchema(Schema):
+    years = fields.Integer(validate=validate.Range(min=1, max=50), metadata={
+        "description": "the coverage window in years before today (default: the setting COVERAGE_YEARS, 2)"})
+    category = fields.String(validate=validate.Length(min=1, max=32),
+                             metadata={"description": "one key-supervised category code"})
+    region = fields.String(validate=validate.Length(min=1, max=64))
+
+
+class CoverageRowSchema(Schema):
+    category_code = fields.String()
+    category_name = fields.String()
+    region = fields.String()
+    producers = fields.Integer(metadata={"description": "active producers of the category (or one below it)"})
+    sampled = fields.Integer(metadata={"description": "of them, sampled in that category within the window"})
+    coverage = fields.Float(metadata={"description": "sampled / producers"})
+    not_sampled = fields.List(fields.String(), metadata={"description": "credit codes of the producers still due"})
+
+
+class CoverageTotalSchema(Schema):
+    producers = fields.Integer()
+    sampled = fields.Integer()
+    coverage = fields.Float(allow_none=True)
+
+
+class CoverageReportSchema(Schema):
+    years = fields.Integer()
+    since = fields.Date(metadata={"description": "first day of the window, in the regulator's calendar"})
+    as_of = fields.Date()
+    rows = fields.List(fields.Nested(CoverageRowSchema))
+    total = fields.Nested(CoverageTotalSchema)
+
+
 class SampleSizeQuerySchema(Schema):
     target = fields.Float(required=True, validate=validate.Range(**OPEN_UNIT))
     expected = fields.Float(required=True, validate=validate.Range(**OPEN_UNIT),
@@ -180,6 +212,21 @@ class PassRates(MethodView):
         body = reports.pass_rate_download(by, _filters(query), query["method"], query["confidence"], query["format"],
                                           csv_cell)
         return _download(body, query["format"], query.get("period"))
+
+
+@blp.route("/reports/coverage")
+class Coverage(MethodView):
+    @roles_required(*SUPERVISOR)
+    @blp.arguments(CoverageQuerySchema, location="query")
+    @blp.response(200, CoverageReportSchema)
+    def get(self, query):
+        """Key-product coverage: per key-supervised category and region, producers sampled within N years.
+
+        The producers not yet sampled are named: supervisors only (a list of who is due would
+        tip them off).
+        """
+        return coverage.coverage_report(calendar.today(), query.get("years"), query.get("category"),
+                                         query.get("region"))
 
 
 @blp.route("/reports/sample-size")
