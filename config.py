@@ -69,6 +69,10 @@ class Config:
     # least once in this many years (DESIGN.md "Risk signals and key products").
     COVERAGE_YEARS = 2
 
+    # Pass-rate reports and the /reports page are kept per process while the data they count is
+    # unchanged (services.reports.AnswerCache checks a stamp of the latest write on every request).
+    REPORTS_CACHE = os.environ.get("REPORTS_CACHE", "1") != "0"
+
     # Published lists are read far more than written: each process keeps rendered answers this
     # long. A write in the process clears its copy at once; other workers follow within the TTL.
     LISTS_CACHE_SECONDS = float(os.environ.get("LISTS_CACHE_SECONDS", 5))

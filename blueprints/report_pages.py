@@ -113,7 +113,13 @@ def reports_page():
     except PageError as error:
         page = render_template("error.html", code=422, title="查询条件有误", explanation=str(error))
         return page, 422
-    page = reports.pass_rate_page(period, level, calendar.today(), every_check)
+    today = calendar.today()
+    return reports.answer_cache().get_or_make(
+        ("page", period, level, every_check, today), lambda: _render(period, level, every_check, today))
+
+
+def _render(period: str | None, level: str | None, every_check: bool, today) -> str:
+    page = reports.pass_rate_page(period, level, today, every_check)
     trend = page["trend"]
     axis = quarters_between([row["period"] for rows in trend.values() for row in rows])[-MAX_QUARTERS:]
     shown = [[r for r in rows if r["period"] in axis] for rows in trend.values()]

@@ -208,7 +208,7 @@ class PassRates(MethodView):
         if "enterprise" in by:
             _require_staff()
         if query["format"] == "json":
-            return reports.pass_rate_table(by, _filters(query), query["method"], query["confidence"])
+            return reports.pass_rate_report(by, _filters(query), query["method"], query["confidence"])
         body = reports.pass_rate_download(by, _filters(query), query["method"], query["confidence"], query["format"],
                                           csv_cell)
         return _download(body, query["format"], query.get("period"))

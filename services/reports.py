@@ -15,6 +15,7 @@ average of its cells' targets weighted by tested samples; distinct enterprises a
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
@@ -23,6 +24,7 @@ from flask import current_app
 from sqlalchemy import BigInteger, case, cast, func, select
 
 from extensions import db
+from models.audit import AuditEvent
 from models.plans import Plan
 from models.registry import Category, Enterprise
 from models.reports import TargetRate
@@ -410,6 +412,72 @@ def _row_values(estimate: stats.RateEstimate, pending: int, refused: int, enterp
     }
 
 
+# --- answers kept while the data is unchanged (issue 15) ----------------------------------------
+
+
+def data_stamp() -> tuple:
+    """Changes whenever anything a report counts may have changed; four index lookups, one statement.
+
+    Every service write records an audit event in its transaction (sample moves, corrections,
+    history imports, targets, registry edits, plans), and rows inserted in bulk move the
+    latest sample: the latest of each (id with its hash or creation time, unique even when a
+    truncated table starts its ids again) is the stamp.
+    """
+    def latest(column, order):
+        return select(column).order_by(order.desc()).limit(1).scalar_subquery()
+
+    stmt = select(latest(AuditEvent.id, AuditEvent.id), latest(AuditEvent.hash, AuditEvent.id),
+                  latest(Sample.id, Sample.id), latest(Sample.created_at, Sample.id))
+    return tuple(db.session.execute(stmt).one())
+
+
+class AnswerCache:
+    """Reports, downloads and pages kept per process while ``data_stamp()`` is unchanged.
+
+    Ended quarters change only by late results, supplements and corrections, and each of
+    those moves the stamp: a request after any write recomputes, in every worker, with no TTL
+    to wait out. The stamp is read before the answer is made, so a write racing a request
+    can only make the next request recompute, never keep an old answer under a new stamp.
+    """
+
+    MAX_ENTRIES = 256  # bounded: keys come from query strings
+
+    def __init__(self):
+        self._entries: dict = {}
+        self._lock = threading.Lock()
+
+    def get_or_make(self, key, make: Callable):
+        """The answer for ``key`` made at the current stamp, or ``make()`` (then kept)."""
+        if not current_app.config["REPORTS_CACHE"]:
+            return make()
+        stamp = data_stamp()
+        hit = self._entries.get(key)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        value = make()
+        with self._lock:
+            if len(self._entries) >= self.MAX_ENTRIES:
+                self._entries.clear()
+            self._entries[key] = (stamp, value)
+        return value
+
+
+def answer_cache() -> AnswerCache:
+    """This app's cache of report answers."""
+    return current_app.extensions.setdefault("pass_rate_answers", AnswerCache())
+
+
+def _frozen(filters: dict) -> tuple:
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in filters.items()))
+
+
+def pass_rate_report(by, filters: dict, method: str = stats.DEFAULT_METHOD,
+                     confidence: float = stats.DEFAULT_CONFIDENCE) -> PassRateReport:
+    """``pass_rate_table``, answered from the cache while the data is unchanged."""
+    key = ("table", tuple(parse_by(by)), _frozen(filters), method, confidence)
+    return answer_cache().get_or_make(key, lambda: pass_rate_table(by, filters, method, confidence))
+
+
 # --- trend and periods ------------------------------------------------------------------------
 
 
@@ -494,8 +562,10 @@ def report_file(report: PassRateReport, fmt: str, cell: Callable[[str], str]) ->
 
 def pass_rate_download(by, filters: dict, method: str, confidence: float, fmt: str,
                        cell: Callable[[str], str]) -> bytes:
-    """The pass-rate report as a ``csv`` or ``xlsx`` file (see ``report_file``)."""
-    return report_file(pass_rate_table(by, filters, method, confidence), fmt, cell)
+    """The pass-rate report as a ``csv`` or ``xlsx`` file (see ``report_file``), cached like the report."""
+    key = ("file", tuple(parse_by(by)), _frozen(filters), method, confidence, fmt, cell.__qualname__)
+    return answer_cache().get_or_make(
+        key, lambda: report_file(pass_rate_table(by, filters, method, confidence), fmt, cell))
 
 
 def report_csv(report: PassRateReport, cell: Callable[[str], str]) -> bytes:

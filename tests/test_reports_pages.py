@@ -129,3 +129,52 @@ def test_chinese_names_not_codes_and_one_scale_for_every_chart(client, city, clo
     assert "相邻季度连线" in wires_legend and "95% 置信区间" in wires_legend
     assert "相邻季度连线" not in kettles_legend and "单个季度" in kettles_legend
     assert "<polygon class=\"band\"" in html
+
+
+def test_reports_are_computed_once_and_kept_until_the_data_changes(client, city, clock, monkeypatch, auth):
+    from services import reports
+
+    clock("2026-11-15")
+    scans = []
+    real = reports._count_cells
+    monkeypatch.setattr(reports, "_count_cells", lambda *a: scans.append(a[0]) or real(*a))
+    first = client.get("/reports").get_data(as_text=True)
+    # one scan for the table (rows, trend and the period's total together), one for the checks shown apart
+    assert scans == [["period", "category"], ["kind", "weighted"]]
+    assert client.get("/reports").get_data(as_text=True) == first
+    api = client.get("/api/v1/reports/pass-rates", query_string={"period": "2026Q3"}).get_json()
+    again = client.get("/api/v1/reports/pass-rates", query_string={"period": "2026Q3"}).get_json()
+    assert again == api and len(scans) == 3  # the page twice, the API once: every repeat from the cache
+    # a late result in the ended quarter (bulk insert) changes the answer at once
+    add_samples(city["maker"], city["wires"], 50, "fail", period="2026Q3")
+    changed = client.get("/api/v1/reports/pass-rates", query_string={"period": "2026Q3"}).get_json()
+    assert changed["total"]["failed"] == api["total"]["failed"] + 50
+    assert "96.0%" not in client.get("/reports").get_data(as_text=True)
+    # so does a write through a service (audited): a new target
+    cells = {"targets": [{"level": "municipal", "group": "industrial", "rate": 0.5}]}
+    assert client.put("/api/v1/targets", json=cells, headers=auth.headers("supervisor")).status_code == 200
+    assert client.get("/api/v1/reports/pass-rates", query_string={"period": "2026Q3"}).get_json()[
+        "total"]["target"] == 0.5
+
+
+def test_a_repeated_request_costs_one_small_statement(client, city, clock):
+    from sqlalchemy import event
+
+    from extensions import db
+
+    clock("2026-11-15")
+    client.get("/reports")
+    client.get("/api/v1/reports/pass-rates", query_string={"by": "category,region"})
+    statements = []
+
+    def count(conn, cursor, statement, *args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        client.get("/reports")
+        client.get("/api/v1/reports/pass-rates", query_string={"by": "category,region"})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert len(statements) == 2  # the stamp, once per request
+    assert all("audit_events" in s and "GROUP BY" not in s for s in statements)
