@@ -62,6 +62,10 @@ CATEGORY_KEYS = {"category", "group"}
 INNER_KEYS = ("period", "level", "kind", "weighted", "region", "stage", "scale")
 INNER_FILTERS = ("period", "period_from", "period_to", "level", "kind", "weighted", "region", "stage", "scale")
 OUTER_FILTERS = ("category", "group")
+# The sample's own keys and filters (no join needed), and the enterprise's.
+SAMPLE_KEYS = ("period", "level", "kind", "weighted", "stage")
+SAMPLE_FILTERS = ("period", "period_from", "period_to", "level", "kind", "weighted", "stage")
+ENTERPRISE_FILTERS = ("region", "scale")
 FILTER_KEYS = ("period", "level", "kind", "weighted", "category", "group", "region", "stage", "scale")
 RANGE_FILTERS = ("period_from", "period_to")
 # Allowed values of the filters that have a closed set (the others are free text).
@@ -335,20 +339,32 @@ def _count_enterprises(by: list[str], filters: dict, columns: dict) -> dict:
 
     Not derivable from the cells (one enterprise may be in several), so counted apart.
     """
-    keys = [columns[key].label(key) for key in by]
-    base = select(func.count(Sample.enterprise_id.distinct()).label("n")).where(COUNTED)
-    if (CATEGORY_KEYS & (set(by) | set(filters))):
-        base = base.join(Category, Category.id == Sample.category_id)
-    if ENTERPRISE_KEYS & (set(by) | set(filters)):
-        base = base.join(Enterprise, Enterprise.id == Sample.enterprise_id)
-    base = _apply_filters(base, filters, FILTER_KEYS + RANGE_FILTERS, columns)
-    counts = {None: db.session.scalar(base) or 0}
+    counts: dict = {None: _distinct_enterprises([], filters, columns).get((), 0)}
     if by:
-        stmt = base.add_columns(*keys).group_by(*[c.element for c in keys])
-        for row in _rows(stmt):
-            row = _plain_keys(row)
-            counts[tuple(row[k] for k in by)] = row["n"]
+        counts.update(_distinct_enterprises(by, filters, columns))
     return counts
+
+
+def _distinct_enterprises(by: list[str], filters: dict, columns: dict) -> dict[tuple, int]:
+    """The scan keeps distinct (sample keys, category id, enterprise id) only; the joins for
+    names, regions and groups are made on those few tuples, as ``_count_cells`` does."""
+    wanted = set(by) | set(filters)
+    picked = [columns[key].label(key) for key in by if key in SAMPLE_KEYS]
+    picked.append(Sample.enterprise_id.label("enterprise_id"))
+    if CATEGORY_KEYS & wanted:
+        picked.append(Sample.category_id.label("category_id"))
+    scan = _apply_filters(select(*picked).where(COUNTED).distinct(), filters, SAMPLE_FILTERS, columns)
+    pairs = scan.subquery("pairs")
+    keys = [pairs.c[key].label(key) if key in SAMPLE_KEYS else columns[key].label(key) for key in by]
+    stmt = select(*keys, func.count(pairs.c.enterprise_id.distinct()).label("n")).select_from(pairs)
+    if CATEGORY_KEYS & wanted:
+        stmt = stmt.join(Category, Category.id == pairs.c.category_id)
+    if ENTERPRISE_KEYS & wanted:
+        stmt = stmt.join(Enterprise, Enterprise.id == pairs.c.enterprise_id)
+    stmt = _apply_filters(stmt, filters, OUTER_FILTERS + ENTERPRISE_FILTERS, columns)
+    if keys:
+        stmt = stmt.group_by(*[c.element for c in keys])
+    return {tuple(row[k] for k in by): row["n"] for row in map(_plain_keys, _rows(stmt))}
 
 
 def _rows(stmt) -> list[dict]:
