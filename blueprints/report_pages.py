@@ -13,17 +13,15 @@ from dataclasses import dataclass, field
 from flask import Blueprint, render_template, request
 
 from auth import SUPERVISOR, current_principal
+from blueprints.public_pages import QUARTER_NAMES, period_cn
 from sampling import stats
 from sampling.credit import PERIOD_RE
-from sampling.enums import PLAN_LEVELS
+from sampling.enums import LABELS, PLAN_LEVELS
 from sampling.errors import InvalidInput
 from services import calendar, coverage, reports
 
 blp = Blueprint("report_pages", __name__)
 
-LEVEL_LABELS = {"national": "国家级", "provincial": "省级", "municipal": "市级"}
-KIND_LABELS = {"routine": "日常监督抽查", "special": "专项监督抽查", "risk": "风险监测抽查"}
-QUARTER_NAMES = {"1": "第一季度", "2": "第二季度", "3": "第三季度", "4": "第四季度"}
 
 # Chart geometry, in SVG user units: narrow enough that text stays readable on a 390 px phone.
 WIDTH, HEIGHT = 480, 250
@@ -77,11 +75,6 @@ class YScale:
         return [round(self.floor + i * self.step, 4) for i in range(n + 1)]
 
 
-def period_label(period: str) -> str:
-    """``2026Q3`` as people write it: 2026年第三季度."""
-    return f"{period[:4]}年{QUARTER_NAMES[period[-1]]}"
-
-
 def shared_scale(rows) -> YScale:
     """A y scale for every chart: down to the lowest interval or target, in whole 5% or 10% steps."""
     values = [v for r in rows for v in (r["ci_low"], r["target"]) if v is not None]
@@ -131,13 +124,12 @@ def _render(period: str | None, level: str | None, every_check: bool, today) -> 
         periods=page["periods"],
         level=level,
         every_check=every_check,
-        levels=LEVEL_LABELS,
-        kinds=KIND_LABELS,
+        levels=LABELS["level"],
+        kinds=LABELS["kind"],
         overview=page["overview"],
         apart=[r for r in page["apart"].rows if r["tested"] or r["refused"]] if page["apart"] else [],
         sections=sections,
         judgement=judgement,
-        period_label=period_label,
     )
 
 
@@ -244,7 +236,7 @@ def trend_chart(rows: list[dict], axis: list[str], scale: YScale | None = None) 
 
     tested = [(position[r["period"]], r) for r in rows if r["tested"]]
     for i, r in tested:
-        tip = f"{period_label(r['period'])} 合格率 {r['pass_rate'] * 100:.1f}%（{r['passed']}/{r['tested']}）"
+        tip = f"{period_cn(r['period'])} 合格率 {r['pass_rate'] * 100:.1f}%（{r['passed']}/{r['tested']}）"
         chart.points.append((x_of(i), y_of(r["pass_rate"]), tip))
     _join_points(chart, [(i, x_of(i), y_of(r["pass_rate"])) for i, r in tested])
     if len(tested) > 1:
