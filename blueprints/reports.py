@@ -5,7 +5,7 @@ enterprise needs a staff token. The target table is public to read (the public p
 it) and a supervisor's to change. ``GET /reports/overdue`` lives in ``blueprints/overdue.py``.
 """
 
-from flask import Response
+from flask import Response, current_app
 from flask.views import MethodView
 from flask_smorest import abort
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -207,10 +207,15 @@ class PassRates(MethodView):
         by = query.get("by") or DEFAULT_BY
         if "enterprise" in by:
             _require_staff()
+        filters, method, confidence = _filters(query), query["method"], query["confidence"]
         if query["format"] == "json":
-            return reports.pass_rate_report(by, _filters(query), query["method"], query["confidence"])
-        body = reports.pass_rate_download(by, _filters(query), query["method"], query["confidence"], query["format"],
-                                          csv_cell)
+            # kept serialized: a repeat costs the cache's one small statement, not a dump
+            body = reports.answer_cache().get_or_make(
+                reports.report_key("json", by, filters, method, confidence),
+                lambda: current_app.json.response(PassRateReportSchema().dump(
+                    reports.pass_rate_table(by, filters, method, confidence))).get_data())
+            return Response(body, content_type="application/json")
+        body = reports.pass_rate_download(by, filters, method, confidence, query["format"], csv_cell)
         return _download(body, query["format"], query.get("period"))
 
 

@@ -431,20 +431,23 @@ def _row_values(estimate: stats.RateEstimate, pending: int, refused: int, enterp
 # --- answers kept while the data is unchanged (issue 15) ----------------------------------------
 
 
+# Four index lookups in one statement; plain SQL, built once (it runs on every cached answer).
+STAMP_SQL = "SELECT " + ", ".join(
+    f"(SELECT {column} FROM {table} ORDER BY id DESC LIMIT 1)"
+    for table, column in ((AuditEvent.__tablename__, "id"), (AuditEvent.__tablename__, "hash"),
+                          (Sample.__tablename__, "id"), (Sample.__tablename__, "created_at"))
+)
+
+
 def data_stamp() -> tuple:
-    """Changes whenever anything a report counts may have changed; four index lookups, one statement.
+    """Changes whenever anything a report counts may have changed.
 
     Every service write records an audit event in its transaction (sample moves, corrections,
     history imports, targets, registry edits, plans), and rows inserted in bulk move the
     latest sample: the latest of each (id with its hash or creation time, unique even when a
     truncated table starts its ids again) is the stamp.
     """
-    def latest(column, order):
-        return select(column).order_by(order.desc()).limit(1).scalar_subquery()
-
-    stmt = select(latest(AuditEvent.id, AuditEvent.id), latest(AuditEvent.hash, AuditEvent.id),
-                  latest(Sample.id, Sample.id), latest(Sample.created_at, Sample.id))
-    return tuple(db.session.execute(stmt).one())
+    return tuple(db.session.connection().exec_driver_sql(STAMP_SQL).one())
 
 
 class AnswerCache:
@@ -483,15 +486,10 @@ def answer_cache() -> AnswerCache:
     return current_app.extensions.setdefault("pass_rate_answers", AnswerCache())
 
 
-def _frozen(filters: dict) -> tuple:
-    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in filters.items()))
-
-
-def pass_rate_report(by, filters: dict, method: str = stats.DEFAULT_METHOD,
-                     confidence: float = stats.DEFAULT_CONFIDENCE) -> PassRateReport:
-    """``pass_rate_table``, answered from the cache while the data is unchanged."""
-    key = ("table", tuple(parse_by(by)), _frozen(filters), method, confidence)
-    return answer_cache().get_or_make(key, lambda: pass_rate_table(by, filters, method, confidence))
+def report_key(kind: str, by, filters: dict, *options) -> tuple:
+    """A hashable key for one report answer (``kind``: what is kept, e.g. "json" or "csv")."""
+    frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in filters.items()))
+    return (kind, tuple(parse_by(by)), frozen, *options)
 
 
 # --- trend and periods ------------------------------------------------------------------------
@@ -579,7 +577,7 @@ def report_file(report: PassRateReport, fmt: str, cell: Callable[[str], str]) ->
 def pass_rate_download(by, filters: dict, method: str, confidence: float, fmt: str,
                        cell: Callable[[str], str]) -> bytes:
     """The pass-rate report as a ``csv`` or ``xlsx`` file (see ``report_file``), cached like the report."""
-    key = ("file", tuple(parse_by(by)), _frozen(filters), method, confidence, fmt, cell.__qualname__)
+    key = report_key(fmt, by, filters, method, confidence, cell.__qualname__)
     return answer_cache().get_or_make(
         key, lambda: report_file(pass_rate_table(by, filters, method, confidence), fmt, cell))
 
