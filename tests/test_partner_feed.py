@@ -71,6 +71,30 @@ def test_an_unknown_type_is_refused_before_anything_is_written(app_ctx):
     assert set(EVENT_TYPES) == {"grade_changed", "listed", "lapsed", "removed", "serious_failure", "follow_up"}
 
 
+def test_the_feed_over_http_for_the_partner_role(client, auth):
+    ids = emit_and_commit(3, "serious_failure")
+    partner = auth.headers("partner")
+    answer = client.get(f"{FEED}?after=0&limit=2", headers=partner)
+    assert answer.status_code == 200
+    body = answer.json
+    assert [e["id"] for e in body["events"]] == ids[:2]
+    assert set(body["events"][0]) == {"id", "type", "credit_code", "at", "data"}
+    assert body["events"][0]["type"] == "serious_failure" and body["events"][0]["credit_code"] == CODE
+    assert body["events"][0]["at"] == "2026-10-09T08:30:00+00:00"
+    assert body["events"][0]["data"] == {"n": 0, "on": "2026-10-09"}
+    rest = client.get(f"{FEED}?after={body['next']}", headers=partner).json
+    assert [e["id"] for e in rest["events"]] == ids[2:]
+    empty = client.get(f"{FEED}?after={rest['next']}", headers=partner).json
+    assert empty == {"events": [], "next": rest["next"]}
+
+
+@pytest.mark.parametrize("query", ["after=-1", "after=x", "limit=0", "limit=1001"])
+def test_a_bad_cursor_or_limit_is_a_422(client, auth, query):
+    answer = client.get(f"{FEED}?{query}", headers=auth.headers("partner"))
+    assert answer.status_code == 422
+    assert set(answer.json) == {"code", "status", "message", "errors"}
+
+
 def test_the_feed_is_for_partners_only(client, auth):
     assert client.get(FEED).status_code == 401
     forbidden = client.get(FEED, headers=auth.headers("supervisor"))
@@ -114,9 +138,11 @@ def test_a_later_id_committed_first_is_not_skipped(app):
 
 
 @pytest.mark.postgres
-def test_parallel_writers_and_a_poller_miss_nothing_and_repeat_nothing(app):
-    """Eight writers commit 240 transactions at random moments (some roll back) while a poller
-    follows the feed: the union of what it polled is exactly what was committed."""
+def test_parallel_writers_and_a_poller_miss_nothing_and_repeat_nothing(app, auth):
+    """Eight writers commit 240 transactions at random moments (some roll back) while a partner
+    polls the feed over HTTP: the union of what it polled is exactly what was committed."""
+    with app.app_context():
+        partner = auth.headers("partner")
     writers, rounds = 8, 30
     committed, lock = [], threading.Lock()
     done = threading.Event()
@@ -144,17 +170,16 @@ def test_parallel_writers_and_a_poller_miss_nothing_and_repeat_nothing(app):
 
     def poll():
         cursor = 0
-        with app.app_context():
+        with app.test_client() as client:
             start.wait()
             while True:
                 finished = done.is_set()  # read before polling: a last poll after the writers end
-                answer = events.feed(cursor, 7)
-                polled.extend({"id": e.id} for e in answer["events"])
-                db.session.rollback()  # end the read: the next poll sees what committed since
-                cursor = answer["next"]
-                if finished and not answer["events"]:
+                body = client.get(f"{FEED}?after={cursor}&limit=7", headers=partner).json
+                polled.extend(body["events"])
+                cursor = body["next"]
+                if finished and not body["events"]:
                     return
-                if not answer["events"]:
+                if not body["events"]:
                     time.sleep(0.002)
 
     threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
