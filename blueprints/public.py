@@ -129,6 +129,7 @@ class PublicResultSchema(Schema):
     lab = fields.String(allow_none=True)
     report_no = fields.String(allow_none=True)
     retested = fields.Boolean()
+    purchase_platform = fields.String(allow_none=True, metadata={"description": "online samples: where it was bought"})
     follow_up = fields.String(allow_none=True, metadata={
         "description": "处理情况: what was done about a failure or refusal (已约谈、已整改、复查合格…; 待处理)"})
 

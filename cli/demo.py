@@ -27,7 +27,13 @@ TOKENS_HEADER = """\
 def demo(seed):
     """Load the demo city into an empty database (does nothing if enterprises exist)."""
     from scripts.demo import load_demo, make_users
-    from scripts.demo_quarter import demo_team, load_current_quarter, load_history, load_past_quarter
+    from scripts.demo_quarter import (
+        demo_team,
+        load_current_quarter,
+        load_history,
+        load_market_checks,
+        load_past_quarter,
+    )
 
     if db.session.scalar(select(func.count()).select_from(Enterprise)):
         click.echo("The database already has enterprises; demo data not loaded.")
@@ -36,10 +42,12 @@ def demo(seed):
     imported = load_history(seed=seed)
     past = load_past_quarter(seed=seed)
     current = load_current_quarter(seed=seed)
+    market = load_market_checks(seed=seed)
     click.echo(f"History: {imported} results of seven quarters imported. Quarter {past['period']}: "
                f"{past['samples']} samples drawn and tested; red list {past['red']}, black list {past['black']}. "
-               f"Quarter {current['period']} under way: {current['samples']} samples at every stage.")
-    team, lab, sample = demo_team()
+               f"Quarter {current['period']} under way: {current['samples']} samples at every stage, a distribution, "
+               f"an online and a seasonal plan; {market['complaints']} complaints and reports.")
+    team, lab, sample = demo_team(current["plan_id"])
     users = make_users(team, lab)
     click.echo("Demo users (tokens shown once):")
     for user in users:

@@ -10,6 +10,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import select
+
 from extensions import db
 from models.auth import User
 from models.registry import Category, Enterprise, Inspector, Lab
@@ -131,6 +133,19 @@ PRODUCTS = {
     "FZ-01": ("男式休闲夹克", "女式针织连衣裙", "儿童休闲裤"), "FZ-02": ("羊毛衫", "女式开衫"),
     "XL-01": ("儿童运动鞋", "儿童凉鞋"), "JJ-01": ("儿童床", "儿童书桌", "儿童衣柜"),
 }
+# Seasonal products (季节性产品): knitwear is checked in its autumn-winter season.
+SEASONS = {"FZ-02": [10, 11, 12, 1, 2]}
+# Sellers (流通领域), online shops (电子商务) and importers (跨境电商): name, platform, what they sell.
+TRADERS = (
+    ("seller", "百货有限公司", None, ("DQ-01", "DQ-02", "DQ-03", "WJ-02", "FZ-01", "FZ-02")),
+    ("seller", "超市有限公司", None, ("DQ-01", "DQ-02", "WJ-02", "FZ-01", "XL-01")),
+    ("seller", "五金电器商行", None, ("DQ-02", "DQ-03", "DX-01", "WJ-01")),
+    ("seller", "母婴用品店", None, ("WJ-02", "TC-01", "XL-01", "JJ-01")),
+    ("online_shop", "电子商务有限公司", "天猫", ("DQ-01", "DQ-03", "DZ-01", "WJ-02")),
+    ("online_shop", "网络科技有限公司", "京东", ("DQ-01", "DQ-02", "DZ-01", "FZ-01")),
+    ("online_shop", "电子商务有限公司", "拼多多", ("WJ-02", "TC-01", "XL-01", "FZ-02")),
+    ("importer", "进出口贸易有限公司", None, ("WJ-02", "TC-01", "DZ-01")),
+)
 NAME_CHARS = "华兴利达盛宏信丰联创源美恒广新鸿昌泰富嘉永安旭凯晟铭卓越锦德汇佳顺瑞星博"
 SURNAMES = "陈李黄张梁刘叶林何罗钟莫袁邓卢谢蔡郑王吴周徐孙马朱胡郭"
 GIVEN = ("伟", "志强", "丽娟", "建华", "晓明", "海燕", "国平", "雪梅", "俊杰", "文静", "家豪", "秀英", "振东",
@@ -161,11 +176,12 @@ def credit_code(rng: random.Random, division: str) -> str:
 
 
 def load_demo(seed: int = 2026, enterprises: int = 400) -> None:
-    """Fill an empty database with the demo city (categories, enterprises, inspectors, labs)."""
+    """Fill an empty database with the demo city (categories, makers, sellers, shops, inspectors, labs)."""
     rng = random.Random(seed)
     ref = reference()
     categories = make_categories(ref["categories"])
     make_enterprises(rng, ref, categories, enterprises)
+    make_traders(rng, ref, categories, max(enterprises // 8, 12))
     make_inspectors(rng, ref["regions"])
     make_labs(categories)
     record_event("demo", "city", ref["division_code"], after={"enterprises": enterprises}, actor="cli")
@@ -180,6 +196,7 @@ def make_categories(rows: list[dict]) -> dict[str, Category]:
             code=row["code"], name=row["name"], group=row["group"],
             key_supervised=row.get("key_supervised", False), risk_level=row.get("risk_level", 1),
             standard=row.get("standard"), parent=categories.get(row.get("parent")),
+            season_months=SEASONS.get(row["code"]),
         )
         db.session.add(category)
         categories[row["code"]] = category
@@ -219,6 +236,30 @@ def make_enterprises(rng: random.Random, ref: dict, categories: dict[str, Catego
             scale=rng.choices(list(SCALE_WEIGHTS), weights=list(SCALE_WEIGHTS.values()))[0],
             status="active" if rng.random() > 0.03 else "closed",
             categories=[categories[c] for c in sorted(chosen)],
+        ))
+    db.session.flush()
+
+
+def make_traders(rng: random.Random, ref: dict, categories: dict[str, Category], count: int) -> None:
+    """Sellers, online shops and importers: what distribution, online and cross-border plans draw."""
+    names = set(db.session.scalars(select(Enterprise.name)))
+    codes = set(db.session.scalars(select(Enterprise.credit_code)))
+    for i in range(count):
+        kind, trade, platform, sells = TRADERS[i % len(TRADERS)]
+        region = rng.choice(ref["regions"][:16])
+        name = f"东莞市{rng.choice(NAME_CHARS)}{rng.choice(NAME_CHARS)}{trade}"
+        while name in names or name[3] == name[4]:
+            name = f"东莞市{rng.choice(NAME_CHARS)}{rng.choice(NAME_CHARS)}{trade}"
+        names.add(name)
+        code = credit_code(rng, ref["division_code"])
+        while code in codes:
+            code = credit_code(rng, ref["division_code"])
+        codes.add(code)
+        db.session.add(Enterprise(
+            credit_code=code, name=name, region=region, address=f"{region}{rng.choice(STREETS)}{rng.randint(1, 300)}号",
+            scale=rng.choice(("medium", "small", "small", "micro")), status="active", kinds=[kind],
+            platform=platform, shop_id=f"{rng.randint(10**8, 10**9 - 1)}" if platform else None,
+            categories=[categories[c] for c in sorted(rng.sample(sells, 3))],
         ))
     db.session.flush()
 

@@ -25,7 +25,7 @@ from models.registry import Category, Enterprise, Lab
 from models.samples import Sample
 from sampling import credit
 from scripts.demo import FAILURE_RATES, ITEMS, LABS, PRODUCTS
-from services import calendar, draws, history, lists, plans, samples
+from services import calendar, draws, history, lists, plans, samples, signals
 from services.calendar import timezone
 
 HISTORY_QUARTERS = 7  # imported; with the quarter just ended, eight continuous quarters
@@ -85,7 +85,7 @@ def load_history(seed: int = 2026, current: str | None = None, per_quarter: int 
     current = current or credit.period_of(calendar.today())
     quarters = quarters_before(credit.previous_period(current), HISTORY_QUARTERS)
     enterprises = [e for e in db.session.scalars(select(Enterprise).order_by(Enterprise.credit_code))
-                   if e.categories and e.status == "active"]
+                   if e.categories and e.status == "active" and e.kinds == ["producer"]]
     regulars = enterprises[::9]  # large makers of key products: sampled every other quarter
     out = io.StringIO()
     writer = csv.writer(out)
@@ -141,9 +141,9 @@ class Story:
         self.move("refusal", {"refused_at": at, "reason": "企业负责人拒绝在抽样单上签字并拒绝抽样",
                               "inspector_codes": self.team}, self.inspector, at)
 
-    def sample(self, at: datetime, stage: str = "production") -> None:
+    def sample(self, at: datetime, stage: str = "production", **extra) -> None:
         brand = self.rng.choice(("美的思", "华力", "星辰", "宏达", "利源", "恒盛", "创美", "嘉宝"))
-        self.move("sampling", {
+        self.move("sampling", {**extra,
             "sampled_at": at, "stage": stage, "product_name": self.rng.choice(PRODUCTS[self.category]), "brand": brand,
             "model": f"{brand[:1]}{self.rng.choice('ABCDHKMSTX')}-{self.rng.randint(100, 999)}",
             "batch_no": f"{at:%Y%m}{self.rng.randint(10, 99)}", "production_date": (at - timedelta(days=30)).date(),
@@ -316,9 +316,92 @@ def live_through(story: Story, stage: str, ago) -> None:
             story.recheck(ago(2))
 
 
-def demo_team() -> tuple[list, Lab, str | None]:
-    """The team, lab and code of the current quarter's last sample still planned (for the demo's tokens)."""
-    sample = db.session.scalar(select(Sample).where(Sample.status == "planned").order_by(Sample.id.desc()))
+def demo_team(plan_id: int) -> tuple[list, Lab, str | None]:
+    """The team, lab and code of a plan's last sample still planned (for the demo's tokens)."""
+    sample = db.session.scalar(select(Sample).where(Sample.plan_id == plan_id, Sample.status == "planned")
+                               .order_by(Sample.id.desc()))
     if sample is None:
         return [], db.session.scalar(select(Lab).order_by(Lab.code)), None
     return list(sample.team), sample.lab, sample.code
+
+
+# --- where products are sold: distribution, online, seasonal; complaints ---------------
+
+
+OUT_OF_TOWN = ({"name": "宁波市慈溪众诚电器有限公司", "address": "浙江省宁波市慈溪市观海卫镇工业区"},
+               {"name": "汕头市澄海区乐童玩具厂", "address": "广东省汕头市澄海区莲下镇"},
+               {"name": "温州市瓯海宏宇鞋业有限公司", "address": "浙江省温州市瓯海区娄桥街道"})
+PLATFORMS = ("天猫", "京东", "拼多多")
+
+
+def producer_of(rng: random.Random, category: str) -> dict:
+    """The producer on the label of a product bought from a seller: one of ours, or from elsewhere."""
+    if rng.random() < 0.35:
+        return dict(rng.choice(OUT_OF_TOWN))
+    makers = db.session.scalars(select(Enterprise).where(
+        Enterprise.of_kind("producer"), Enterprise.categories.any(Category.code == category)).limit(20)).all()
+    maker = rng.choice(makers)
+    return {"credit_code": maker.credit_code, "name": maker.name, "address": maker.address}
+
+
+def load_market_checks(seed: int = 2026) -> dict:
+    """The current quarter's checks where products are sold, a seasonal check, and the complaints."""
+    rng = random.Random(seed + 3)
+    now = calendar.now()
+    today = calendar.today()
+    period = credit.period_of(today)
+    ago = lambda days: now - timedelta(days=days, hours=rng.randint(1, 5))  # noqa: E731
+    year = period[:4]
+    complaints = load_complaints(rng, today)
+    ids = {}
+    ids["distribution"] = announce_and_draw(f"{year}年流通领域电器和儿童用品质量监督抽查", period, ago(40), ago(32),
+                                            stage="distribution", category_codes=["DQ-01", "DQ-02", "WJ-02", "XL-01"],
+                                            sample_size=6)
+    for n, code in enumerate(plan_codes(ids["distribution"])[:4]):
+        story = Story(rng, code, 700 + n)
+        story.sample(ago(25 - n), stage="distribution", producer=producer_of(rng, story.category))
+        if n < 2:
+            story.receive(ago(24 - n))
+            story.test(ago(12), failing_items(rng, story.category) if n == 0 else [])
+            story.notify(ago(8))
+    ids["online"] = announce_and_draw(f"{year}年电子商务平台销售产品质量监督抽查", period, ago(38), ago(30),
+                                      stage="online", category_codes=["DQ-01", "DZ-01", "WJ-02", "FZ-02"],
+                                      sample_size=4)
+    for n, code in enumerate(plan_codes(ids["online"])[:3]):
+        story = Story(rng, code, 800 + n)
+        bought = ago(22 - n)
+        story.sample(ago(18 - n), stage="online", producer=producer_of(rng, story.category), purchase={
+            "platform": rng.choice(PLATFORMS), "order_no": f"{rng.randint(10**15, 10**16 - 1)}",
+            "price": round(rng.uniform(39, 299), 2), "received_on": bought.astimezone(timezone()).date()})
+        if n == 0:
+            story.receive(ago(16))
+            story.test(ago(6), [])
+            story.notify(ago(4))
+    window = {"window_start": today - timedelta(days=45), "window_end": today + timedelta(days=60)}
+    ids["seasonal"] = announce_and_draw(f"{year}年秋冬季毛针织品质量专项监督抽查", period, ago(50), ago(44),
+                                        kind="special", category_codes=["FZ-02"], sample_size=6, **window)
+    for n, code in enumerate(plan_codes(ids["seasonal"])[:3]):
+        Story(rng, code, 900 + n).sample(ago(30 - 5 * n))
+    return {**ids, "complaints": complaints}
+
+
+def load_complaints(rng: random.Random, today, count: int = 300) -> int:
+    """Complaints (12315), injury reports and outside failing results of the last year, by CSV."""
+    enterprises = [e for e in db.session.scalars(select(Enterprise).where(Enterprise.status == "active"))
+                   if e.categories]
+    risky = rng.sample(enterprises, max(len(enterprises) // 6, 1))  # complaints gather on a few
+    sources = ("complaint",) * 16 + ("injury",) + ("outside_check",) * 3
+    summaries = {"complaint": ("12315投诉：使用中发热严重", "12345热线：产品与宣传不符",
+                               "12315投诉：儿童使用后皮肤过敏", "12315投诉：插头松动打火", "12315投诉：洗后严重缩水"),
+                 "injury": ("产品伤害监测：儿童误吞小零件送医", "产品伤害监测：使用时烫伤"),
+                 "outside_check": ("外省监督抽查不合格", "电商平台抽检不合格")}
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(signals.SIGNAL_HEADER)
+    for _ in range(count):
+        enterprise = rng.choice(risky) if rng.random() < 0.7 else rng.choice(enterprises)
+        source = rng.choice(sources)
+        writer.writerow([(today - timedelta(days=rng.randrange(365))).isoformat(), enterprise.credit_code, "",
+                         rng.choice(enterprise.categories).code, source, rng.choice(summaries[source])])
+    out.seek(0)
+    return signals.import_signals(out, "demo", today)["imported"]

@@ -60,7 +60,7 @@ def catalogue_row(category: Category) -> dict:
         "parent_name": category.parent.name if category.parent else None,
         "group": category.group, "key_supervised": category.key_supervised,
         "risk_level": category.risk_level, "standard": category.standard,
-        "season_months": list(getattr(category, "season_months", None) or []),
+        "season_months": list(category.season_months or []),
     }
 
 
@@ -87,14 +87,14 @@ def announcement(plan: Plan, counts: dict) -> dict:
     draw_public = draw is not None and draws.is_public(draw)
     return {
         "id": plan.id, "name": plan.name, "level": plan.level, "kind": plan.kind, "period": plan.period,
-        "stage": getattr(plan, "stage", None) or "production",
+        "stage": plan.stage,
         "categories": [{"code": c.code, "name": c.name} for c in plan.categories],
         "category_codes": plan.category_codes,
         "regions": list(plan.regions or []),
         "sample_size": plan.sample_size, "sampling_ratio": plan.sampling_ratio,
         "grade_ratios": plan.grade_ratios, "risk_weighting": plan.risk_weighting,
         "team_size": plan.team_size, "avoid_same_region": plan.avoid_same_region,
-        "window_start": getattr(plan, "window_start", None), "window_end": getattr(plan, "window_end", None),
+        "window_start": plan.window_start, "window_end": plan.window_end,
         "exclusion_days": plan.exclusion_days,
         "seed_commitment": plan.seed_commitment,
         "announced_at": plan.created_at,
@@ -111,7 +111,7 @@ def plans_query(filters: dict):
     if filters.get("period"):
         stmt = stmt.where(Plan.period == filters["period"])
     for name in ("level", "kind", "stage"):
-        if filters.get(name) and hasattr(Plan, name):
+        if filters.get(name):
             stmt = stmt.where(getattr(Plan, name) == filters[name])
     if filters.get("category"):
         stmt = stmt.where(Plan.categories.any(Category.id.in_(category_ids(filters["category"]))))
@@ -278,6 +278,7 @@ def result_row(sample: Sample, plan_name: str | None, follow_up: str | None) -> 
         "lab": lab,
         "report_no": result.report_no if result is not None else None,
         "retested": any(r.kind == "retest" for r in sample.results),
+        "purchase_platform": sample.purchase_platform,
         "follow_up": follow_up,
     }
 
@@ -288,7 +289,8 @@ def producer_of(sample: Sample) -> dict:
         return {"credit_code": sample.producer.credit_code, "name": sample.producer.name,
                 "address": sample.producer.address}
     if sample.producer_name:
-        return {"credit_code": None, "name": sample.producer_name, "address": sample.producer_address}
+        return {"credit_code": sample.producer_credit_code, "name": sample.producer_name,
+                "address": sample.producer_address}
     enterprise = sample.enterprise
     return {"credit_code": enterprise.credit_code, "name": enterprise.name, "address": enterprise.address}
 
@@ -324,7 +326,7 @@ def enterprise_summary(enterprise: Enterprise) -> dict:
     """What a search lists of an enterprise."""
     return {"credit_code": enterprise.credit_code, "name": enterprise.name, "region": enterprise.region,
             "status": enterprise.status, "grade": enterprise.credit_grade,
-            "kinds": list(getattr(enterprise, "kinds", None) or ["producer"])}
+            "kinds": enterprise.kinds}
 
 
 def enterprise_record(credit_code: str, on: date) -> dict:

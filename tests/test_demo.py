@@ -10,7 +10,14 @@ from models.registry import Enterprise, Lab
 from models.samples import Result, ResultItem, Sample
 from sampling import credit
 from scripts.demo import ITEMS, TRADES, load_demo, make_users
-from scripts.demo_quarter import demo_team, load_current_quarter, load_history, load_past_quarter, quarters_before
+from scripts.demo_quarter import (
+    demo_team,
+    load_current_quarter,
+    load_history,
+    load_market_checks,
+    load_past_quarter,
+    quarters_before,
+)
 from services import calendar
 
 
@@ -20,20 +27,22 @@ def test_the_demo_city_is_believable(app_ctx):
     load_history(seed=11)
     past = load_past_quarter(seed=11, sample_size=30)
     current = load_current_quarter(seed=11)
+    market = load_market_checks(seed=11)
     city = (past, current)
+    products_are_checked_where_they_are_sold(market)
     enterprise_names_are_unique_and_fit_what_they_make()
     each_lab_tests_only_what_it_is_accredited_for_and_fits()
     eight_continuous_quarters_with_failures_spread_over_items_and_labs()
     plans_are_announced_before_they_are_drawn()
     the_current_quarter_is_under_way_at_every_stage(city)
-    the_demo_users_are_one_drawn_team_and_its_lab()
+    the_demo_users_are_one_drawn_team_and_its_lab(current["plan_id"])
 
 
 def enterprise_names_are_unique_and_fit_what_they_make():
     enterprises = db.session.scalars(select(Enterprise)).all()
     names = Counter(e.name for e in enterprises)
     assert names.most_common(1)[0][1] == 1
-    for enterprise in enterprises:
+    for enterprise in (e for e in enterprises if e.kinds == ["producer"]):
         first = enterprise.categories[0].code
         trades = [t for c in enterprise.category_codes for t in TRADES[c]]
         assert any(t in enterprise.name for t in trades), (enterprise.name, first)
@@ -89,8 +98,8 @@ def the_current_quarter_is_under_way_at_every_stage(city):
     assert announced.draw is None
 
 
-def the_demo_users_are_one_drawn_team_and_its_lab():
-    team, lab, code = demo_team()
+def the_demo_users_are_one_drawn_team_and_its_lab(current_plan_id):
+    team, lab, code = demo_team(current_plan_id)
     sample = db.session.scalar(select(Sample).where(Sample.code == code))
     assert sample.status == "planned" and sample.lab_id == lab.id
     assert {i.id for i in sample.team} == {i.id for i in team}
@@ -98,3 +107,18 @@ def the_demo_users_are_one_drawn_team_and_its_lab():
     assert [(u["key"], u["role"]) for u in users] == [
         ("supervisor", "supervisor"), ("inspector", "inspector"), ("inspector2", "inspector"), ("lab", "lab")]
     assert [u["bound"] for u in users][1:] == [team[0].code, team[1].code, lab.code]
+
+
+def products_are_checked_where_they_are_sold(market):
+    kinds = Counter(k for e in db.session.scalars(select(Enterprise)) for k in e.kinds)
+    assert kinds["seller"] >= 4 and kinds["online_shop"] >= 3 and kinds["importer"] >= 1
+    drawn = db.session.scalars(select(Sample).where(Sample.plan_id == market["distribution"])).all()
+    assert drawn and all(s.enterprise.kinds == ["seller"] for s in drawn)
+    assert any(s.producer_name and s.producer is None for s in drawn if s.status != "planned") or any(
+        s.producer is not None for s in drawn)
+    online = db.session.scalars(select(Sample).where(Sample.plan_id == market["online"],
+                                                     Sample.status != "planned")).all()
+    assert online and all(s.enterprise.kinds == ["online_shop"] and s.purchase_platform for s in online)
+    seasonal = db.session.get(Plan, market["seasonal"])
+    assert seasonal.window_start <= calendar.today() <= seasonal.window_end
+    assert market["complaints"] == 300
