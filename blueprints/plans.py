@@ -5,6 +5,7 @@ server seed, the export and the verification) is for supervisors until it is pub
 sample of the plan is still ``planned``, or when a supervisor publishes it.
 """
 
+from flask import Response
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -162,7 +163,8 @@ class PlanDrawExport(MethodView):
     def get(self, plan_id):
         """The published draw file (JSON), for ``python3 scripts/verify_draw.py FILE``."""
         disposition = f'attachment; filename="draw-plan-{plan_id}.json"'
-        return draws.export_draw(plan_id, current_principal()), 200, {"Content-Disposition": disposition}
+        return Response(draws.export_file(plan_id, current_principal()), mimetype="application/json",
+                        headers={"Content-Disposition": disposition})
 
 
 @blp.route("/<int:plan_id>/draw/publish")

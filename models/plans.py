@@ -99,6 +99,10 @@ class Draw(Base):
     algorithm: Mapped[str] = mapped_column(String(64))  # its version, e.g. sha256-exp-tickets/2
     allocation: Mapped[dict] = mapped_column(JSON, default=dict)  # stratum -> samples, as published
     snapshot: Mapped[bytes] = mapped_column(LargeBinary)  # zlib-compressed canonical JSON
+    # Made once the draw is public (it never changes after): the draw file, zlib-compressed, and its
+    # verification, so that public requests are served from here instead of recomputing the draw.
+    export_file: Mapped[bytes | None] = mapped_column(LargeBinary)
+    verification: Mapped[dict | None] = mapped_column(JSON)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     drawn_by: Mapped[str | None] = mapped_column(String(100))
     drawn_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -13,7 +13,7 @@ import json
 import zlib
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -26,6 +26,7 @@ from sampling import draw as algorithm
 from sampling.enums import ROLES
 from sampling.errors import DomainError, Forbidden, NotFound, RuleViolation
 from services.audit import record_event
+from services.bulk import insert_rows
 from services.eligibility import draw_registry
 from services.plans import draw_rules, get_plan
 
@@ -85,7 +86,7 @@ def _already_drawn(plan_id: int) -> RuleViolation:
 
 def _store_selections(plan: Plan, draw: Draw, selections, registry) -> list[dict]:
     """One selection row, one ``planned`` sample and its team rows per drawn enterprise: ids
-    reserved in one statement, then one multi-row insert per table. Returns the published rows."""
+    reserved in one statement, then one statement per table (COPY on PostgreSQL). Returns the published rows."""
     selection_ids, sample_ids = reserve_ids((Selection.__table__, Sample.__table__), len(selections))
     published, selection_rows, sample_rows, team_rows = [], [], [], []
     for position, (chosen, selection_id, sample_id) in enumerate(
@@ -103,10 +104,9 @@ def _store_selections(plan: Plan, draw: Draw, selections, registry) -> list[dict
             "kind": plan.kind, "source": "draw", "status": "planned", "lab_id": lab_id, "drawn_at": draw.drawn_at})
         team_rows.extend({"sample_id": sample_id, "inspector_id": registry.inspector_ids[i]} for i in chosen.inspectors)
         published.append({**chosen.to_dict(), "sample_code": code, "category_code": chosen.category})
-    if selection_rows:
-        db.session.execute(insert(Selection), selection_rows)
-        db.session.execute(insert(Sample), sample_rows)
-        db.session.execute(insert(sample_team), team_rows)
+    insert_rows(Selection.__table__, selection_rows)
+    insert_rows(Sample.__table__, sample_rows)
+    insert_rows(sample_team, team_rows)
     return published
 
 
@@ -227,10 +227,19 @@ def publish_draw(plan_id: int, actor: str, now: datetime) -> dict:
     return _view(draw.plan, draw, draw.allocation, selection_rows(draw), True)
 
 
-def export_draw(plan_id: int, viewer: User | None) -> dict:
-    """The published draw file, which ``scripts/verify_draw.py`` checks on its own."""
-    draw, _ = visible_draw(plan_id, viewer)
-    return _export(draw)
+def export_file(plan_id: int, viewer: User | None) -> bytes:
+    """The draw file (UTF-8 JSON), which ``scripts/verify_draw.py`` checks on its own.
+
+    A public draw never changes: its file is made once, kept with the draw, and served from there.
+    """
+    draw, public = visible_draw(plan_id, viewer)
+    if public and draw.export_file is not None:
+        return zlib.decompress(draw.export_file)
+    text = json.dumps(_export(draw), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    if public:
+        draw.export_file = zlib.compress(text)
+        db.session.commit()
+    return text
 
 
 def _export(draw: Draw) -> dict:
@@ -249,9 +258,19 @@ def _export(draw: Draw) -> dict:
 
 
 def verify_plan_draw(plan_id: int, viewer: User | None) -> dict:
-    """Recompute the stored draw from its stored snapshot and revealed seed, if ``viewer`` may see it."""
-    draw, _ = visible_draw(plan_id, viewer)
-    return verification(draw)
+    """Recompute the stored draw from its stored snapshot and revealed seed, if ``viewer`` may see it.
+
+    A public draw is recomputed once and its verification kept with it: a public request can
+    no longer make the server redo the whole draw (anyone can still redo it with the script).
+    """
+    draw, public = visible_draw(plan_id, viewer)
+    if public and draw.verification is not None:
+        return draw.verification
+    result = verification(draw)
+    if public:
+        draw.verification = result
+        db.session.commit()
+    return result
 
 
 def verify_stored_draw(plan_id: int) -> dict:

@@ -19,6 +19,7 @@ from models.registry import Category, Enterprise, Inspector, Lab, enterprise_cat
 from models.samples import Sample, sample_team
 from sampling import draw as algorithm
 from sampling.enums import DEFAULT_GRADE, STAGE_KINDS
+from services.bulk import plain_rows
 from services.calendar import local_date
 from services.signals import signal_counts
 
@@ -71,7 +72,7 @@ def draw_registry(plan: Plan, now: datetime) -> Registry:
         stmt = stmt.where(Enterprise.region.in_(plan.regions))
     rows: dict[str, list] = {}
     enterprise_ids: dict[str, int] = {}
-    for enterprise_id, code, region, grade, category_id in db.session.execute(stmt):
+    for enterprise_id, code, region, grade, category_id in plain_rows(stmt):
         enterprise_ids[code] = enterprise_id
         rows.setdefault(code, [region, grade, []])[2].append(category_codes[category_id])
     as_of = local_date(now)
