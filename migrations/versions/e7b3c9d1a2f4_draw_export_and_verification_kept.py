@@ -1,7 +1,7 @@
 """draws: the published draw file and its verification, kept once the draw is public
 
 Revision ID: e7b3c9d1a2f4
-Revises: e4b6d8f0a1c3
+Revises: b7d1c0a4e5f2
 Create Date: 2026-12-01 21:40:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'e7b3c9d1a2f4'
-down_revision = 'e4b6d8f0a1c3'
+down_revision = 'b7d1c0a4e5f2'
 branch_labels = None
 depends_on = None
 
