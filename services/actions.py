@@ -26,7 +26,7 @@ from sampling.errors import InvalidInput, NotFound, RuleViolation
 from services import events
 from services.audit import record_event
 from services.calendar import local_date
-from services.credit import credit_rules, load_records, outcome_of
+from services.credit import accountable_enterprise, credit_rules, load_records, outcome_of
 
 STATE_FIELDS = (
     "kind", "status", "basis", "due_date", "held_at", "completed_at", "person", "quantity_out",
@@ -222,8 +222,9 @@ def _serious(sample: Sample) -> tuple[bool, list[str]]:
     """Whether the final failure is serious by the black-list rule, and the reasons."""
     if sample.status == lc.REFUSED:
         return True, [credit.REASON_REFUSAL]
-    answerable = sample.producer_enterprise_id or sample.enterprise_id  # the registered producer, if named
-    record = load_records([answerable])[answerable]
+    db.session.flush()
+    answerable = db.session.scalar(select(accountable_enterprise()).where(Sample.id == sample.id))
+    record = load_records([answerable])[answerable] if answerable is not None else credit.Record()
     outcome = next((o for o in record.outcomes if o.ref == sample.id), None) or outcome_of(sample)
     listing = credit.black_listing(outcome, record, credit_rules())
     return listing.severity == credit.SERIOUS, listing.reasons
