@@ -83,7 +83,10 @@ class PassRateRowSchema(Schema):
     category_name = fields.String()
     group = fields.String()
     region = fields.String()
-    stage = fields.String(allow_none=True)
+    stage = fields.String(allow_none=True, metadata={"description": "production, distribution, online, cross_border"})
+    unit_kind = fields.String(metadata={
+        "description": "the sampled unit's kind: producer, seller, online_shop or importer (the kind its stage "
+                       "draws when the enterprise is of it, else its first kind)"})
     scale = fields.String()
     enterprise = fields.String(metadata={"description": "credit code"})
     enterprise_name = fields.String()

@@ -31,13 +31,14 @@ from models.reports import TargetRate
 from models.samples import Sample
 from sampling import stats
 from sampling.credit import period_of, previous_period
-from sampling.enums import CATEGORY_GROUPS, PLAN_KINDS, PLAN_LEVELS, SCALES, STAGES
+from sampling.enums import CATEGORY_GROUPS, ENTERPRISE_KINDS, PLAN_KINDS, PLAN_LEVELS, SCALES, STAGE_KINDS, STAGES
 from sampling.errors import InvalidInput
 from sampling.lifecycle import PASS, REFUSED
 from services.audit import record_event
 
 # Grouping key -> the column it groups by; the label columns shown beside a code. ``weighted``
-# (the plan drew with risk weights or per-grade ratios) is built per report from the plans.
+# (the plan drew with risk weights or per-grade ratios) is built per report from the plans;
+# ``unit_kind`` (the sampled unit's kind) from the sample's stage and the enterprise's kinds.
 GROUP_COLUMNS = {
     "period": Sample.period,
     "level": Sample.level,
@@ -47,6 +48,7 @@ GROUP_COLUMNS = {
     "group": Category.group,
     "region": Enterprise.region,
     "stage": Sample.stage,
+    "unit_kind": None,
     "scale": Enterprise.scale,
     "enterprise": Enterprise.credit_code,
 }
@@ -55,11 +57,11 @@ LABEL_COLUMNS = {
     "enterprise": ("enterprise_name", Enterprise.name),
 }
 GROUP_KEYS = tuple(GROUP_COLUMNS)
-ENTERPRISE_KEYS = {"region", "scale", "enterprise"}
+ENTERPRISE_KEYS = {"region", "scale", "enterprise", "unit_kind"}
 CATEGORY_KEYS = {"category", "group"}
 # Keys grouped in the inner scan (sample and enterprise columns); the category keys and the
 # enterprise's code and name are added by the outer query from the inner ids.
-INNER_KEYS = ("period", "level", "kind", "weighted", "region", "stage", "scale")
+INNER_KEYS = ("period", "level", "kind", "weighted", "region", "stage", "unit_kind", "scale")
 INNER_FILTERS = ("period", "period_from", "period_to", "level", "kind", "weighted", "region", "stage", "scale")
 OUTER_FILTERS = ("category", "group")
 # The sample's own keys and filters (no join needed), and the enterprise's.
@@ -189,7 +191,7 @@ def pass_rate_table(
     if unknown:
         raise InvalidInput(f"unknown filter {unknown[0]!r}", {k: ["unknown filter"] for k in unknown})
     report = PassRateReport(by=by, filters=filters, method=method, confidence=confidence)
-    columns = {**GROUP_COLUMNS, "weighted": _weighted_column()}
+    columns = _columns()
     cells = _count_cells(by, filters, columns)
     targets = _target_lookup()
 
@@ -265,6 +267,18 @@ def weighted_plan_ids() -> list[int]:
     """Plans that drew with risk weights or per-grade ratios (their samples over-represent risk)."""
     plans = db.session.execute(select(Plan.id, Plan.risk_weighting, Plan.grade_ratios))
     return [plan_id for plan_id, risk, ratios in plans if risk or ratios]
+
+
+def unit_kind(stage):
+    """The sampled unit's kind (ENTERPRISE_KINDS): the one the sample's ``stage`` draws
+    (STAGE_KINDS) when the enterprise is of it, else the enterprise's first kind."""
+    by_stage = [((stage == name) & Enterprise.of_kind(kind), kind) for name, kind in STAGE_KINDS.items()]
+    return case(*by_stage, *[(Enterprise.of_kind(k), k) for k in ENTERPRISE_KINDS])
+
+
+def _columns() -> dict:
+    """GROUP_COLUMNS with the columns built per report."""
+    return {**GROUP_COLUMNS, "weighted": _weighted_column(), "unit_kind": unit_kind(Sample.stage)}
 
 
 def _weighted_column():
@@ -353,8 +367,12 @@ def _distinct_enterprises(by: list[str], filters: dict, columns: dict) -> dict[t
     picked.append(Sample.enterprise_id.label("enterprise_id"))
     if CATEGORY_KEYS & wanted:
         picked.append(Sample.category_id.label("category_id"))
+    if "unit_kind" in by:
+        picked.append(Sample.stage.label("_stage"))
     scan = _apply_filters(select(*picked).where(COUNTED).distinct(), filters, SAMPLE_FILTERS, columns)
     pairs = scan.subquery("pairs")
+    if "unit_kind" in by:
+        columns = {**columns, "unit_kind": unit_kind(pairs.c._stage)}
     keys = [pairs.c[key].label(key) if key in SAMPLE_KEYS else columns[key].label(key) for key in by]
     stmt = select(*keys, func.count(pairs.c.enterprise_id.distinct()).label("n")).select_from(pairs)
     if CATEGORY_KEYS & wanted:

@@ -569,3 +569,29 @@ def test_downloads_never_write_a_formula(client, factory, fmt):
     numbers = pd.read_csv(io.BytesIO(response.data), encoding="utf-8-sig") if fmt == "csv" else None
     if numbers is not None:
         assert numbers["tested"].tolist()[:-1] == [3, 3, 3, 3]  # numbers stay numbers
+
+
+def test_reports_by_stage_include_cross_border_and_by_the_sampled_units_kind(client, factory):
+    category = factory.category(group="consumer")
+    maker = factory.enterprise([category], kinds=["producer"])
+    shop = factory.enterprise([category], kinds=["seller"])
+    online = factory.enterprise([category], kinds=["online_shop"])
+    importer = factory.enterprise([category], kinds=["importer", "seller"])
+    both = factory.enterprise([category], kinds=["producer", "seller"])
+    add_samples(maker, category, 10, stage="production")
+    add_samples(shop, category, 8, stage="distribution")
+    add_samples(shop, category, 2, "fail", stage="distribution")
+    add_samples(online, category, 5, stage="online")
+    add_samples(importer, category, 3, stage="cross_border")
+    add_samples(importer, category, 1, "fail", stage="cross_border")
+    add_samples(both, category, 4, stage="distribution")  # a producer that also sells, sampled at its shop
+    add_samples(both, category, 6, stage="production")
+    add_refusals(online, category, 1)  # no stage: the unit's own kind
+    stages = rows_by(client.get(REPORTS, query_string={"by": "stage"}).get_json(), "stage")
+    assert (stages["cross_border"]["tested"], stages["cross_border"]["failed"]) == (4, 1)
+    assert (stages["distribution"]["tested"], stages["distribution"]["enterprises"]) == (14, 2)
+    kinds = rows_by(client.get(REPORTS, query_string={"by": "unit_kind"}).get_json(), "unit_kind")
+    assert {k: (r["tested"], r["passed"], r["refused"], r["enterprises"]) for k, r in kinds.items()} == {
+        "producer": (16, 16, 0, 2), "seller": (14, 12, 0, 2), "online_shop": (5, 5, 1, 1), "importer": (4, 3, 0, 1)}
+    mixed = client.get(REPORTS, query_string={"by": "unit_kind,stage", "stage": "distribution"}).get_json()
+    assert {(r["unit_kind"], r["stage"]): r["tested"] for r in mixed["rows"]} == {("seller", "distribution"): 14}
