@@ -169,3 +169,47 @@ def test_only_the_samples_enterprise_or_a_supervisor_uploads_and_only_while_rect
     assert early.status_code == 409 and "'sampled'" in early.json["message"]
     assert _counts() == before
     assert db.session.get(Sample, fresh.id).status == "sampled"
+
+
+def test_a_failing_samples_whole_life_with_the_enterprises_own_token(client, auth, world):
+    """Notification, the enterprise's own objection, a failed retest, the interview, rectification,
+    the enterprise's report, the recheck: each step in the audit trail and on the public results."""
+    api = Api(client, auth, world, base=now() - timedelta(days=10))
+    code = world.samples[0].code
+    me = auth.headers("enterprise", enterprise=world.enterprise, name="东莞某企业")
+    api.walk(code, ["sampling", "receipt", "result", "notification"])  # notified four days ago
+    filed = client.post(f"{API}/{code}/objection", headers=me,
+                        json={"filed_at": (now() - timedelta(days=3)).isoformat(), "reason": "申请复检"})
+    assert filed.status_code == 200, filed.json
+    retest_lab = api.labs[filed.json["retest_lab"]]
+    final = client.post(f"{API}/{code}/retest-result", headers=retest_lab,
+                        json={**api.body("retest-result"), "tested_at": (now() - timedelta(days=2)).isoformat()})
+    assert (final.json["status"], final.json["verdict"]) == ("final", "fail")
+
+    interviews = client.get("/api/v1/actions?kind=interview", headers=api.sup).json  # a critical failure
+    if not interviews:
+        interviews = [client.post(f"{API}/{code}/actions", headers=api.sup,
+                                  json={"kind": "interview", "person": "张经理"}).json]
+    held = client.patch(f"/api/v1/actions/{interviews[0]['id']}", headers=api.sup,
+                        json={"held_at": now().isoformat(), "completed_at": now().isoformat()})
+    assert held.status_code == 200, held.json
+    api.move(code, "rectification")
+    uploaded = _upload(client, code, me, PDF)
+    assert uploaded.status_code == 200, uploaded.json
+    rechecked = api.move(code, "recheck", "pass")
+    assert rechecked["status"] == "rechecked" and rechecked["recheck_verdict"] == "pass"
+
+    trail = client.get("/api/v1/audit?entity_type=sample", headers=api.sup).json
+    steps = [(e["action"], e["actor"].split(":")[0]) for e in trail if e["entity_id"] == code]
+    assert steps == [("sample.sampling", "inspector"), ("sample.receipt", "lab"), ("sample.result", "lab"),
+                     ("sample.notification", "supervisor"), ("sample.objection", "enterprise"),
+                     ("sample.retest-result", "lab"), ("sample.rectification", "supervisor"),
+                     ("sample.rectification-report", "enterprise"), ("sample.recheck", "supervisor")]
+    actions = client.get("/api/v1/audit?entity_type=action", headers=api.sup).json
+    assert [e["action"] for e in actions][-1] == "action.update"
+    assert client.get("/api/v1/audit/verify", headers=api.sup).json["verified"] is True
+
+    public = client.get(f"/api/v1/public/results?plan_id={world.plan.id}").json
+    [row] = [r for r in public if r["sample_code"] == code]
+    assert row["verdict"] == "fail" and row["report_no"] == "RT-001"
+    assert "已约谈" in row["follow_up"] and "复查合格" in row["follow_up"]

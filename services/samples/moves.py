@@ -203,15 +203,22 @@ def _refusal(sample: Sample, body: dict, user: User | None, now: datetime) -> No
     _apply(sample, "refusal", at, {**body, "inspector_codes": codes}, change, user)
 
 
-def _receipt(sample: Sample, body: dict, user: User | None, now: datetime) -> None:
-    """The assigned lab received the sample: sampled -> testing."""
-    lc.check_move(sample.status, "receipt", sample.verdict)
-    at = _checked_time(sample, "received_at", body["received_at"], now)
+def _stamped(action: str, field: str, attribute: str, summary: str):
+    """A move whose one fact is its time: ``body[field]``, kept as ``sample.<attribute>``."""
 
-    def change(s: Sample):
-        s.received_at = at
+    def perform(sample: Sample, body: dict, user: User | None, now: datetime) -> None:
+        lc.check_move(sample.status, action, sample.verdict)
+        at = _checked_time(sample, field, body[field], now)
+        _apply(sample, action, at, body, lambda s: setattr(s, attribute, at), user)
 
-    _apply(sample, "receipt", at, body, change, user)
+    perform.__doc__ = summary
+    return perform
+
+
+_receipt = _stamped("receipt", "received_at", "received_at",
+                    "The assigned lab received the sample: sampled -> testing.")
+_notification = _stamped("notification", "notified_at", "notified_at",
+                         "The enterprise was notified: a pass is final at once, a fail opens the objection window.")
 
 
 def _result(sample: Sample, body: dict, user: User | None, now: datetime) -> None:
@@ -227,17 +234,6 @@ def _result(sample: Sample, body: dict, user: User | None, now: datetime) -> Non
         s.critical_failed = verdict.critical_failed
 
     _apply(sample, "result", at, _result_data(body, verdict), change, user)
-
-
-def _notification(sample: Sample, body: dict, user: User | None, now: datetime) -> None:
-    """The enterprise was notified: a pass is final at once, a fail opens the objection window."""
-    lc.check_move(sample.status, "notification", sample.verdict)
-    at = _checked_time(sample, "notified_at", body["notified_at"], now)
-
-    def change(s: Sample):
-        s.notified_at = at
-
-    _apply(sample, "notification", at, body, change, user)
 
 
 def _objection(sample: Sample, body: dict, user: User | None, now: datetime) -> None:
