@@ -24,7 +24,7 @@ from models.samples import Sample
 from sampling.credit import add_months
 from sampling.errors import InvalidInput
 from services.calendar import timezone
-from services.eligibility import category_tree, with_descendants
+from services.category_tree import category_tree, with_descendants
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,9 @@ sellers, online shops or importers), registered for a plan category or one of it
 sub-categories (a parent category includes its children), in a plan region, and not sampled in
 the same category within the exclusion window by a plan of the same or a higher level. Under
 risk weighting each candidate carries its risk signals in the plan's categories over the last
-12 months.
+12 months. A plan with ``uncovered_only`` draws only the producers of its key-supervised
+categories not sampled within the coverage window (``services.coverage``, the rule the coverage
+report uses), each only in the categories it is still due for.
 """
 
 from dataclasses import dataclass
@@ -21,6 +23,8 @@ from sampling import draw as algorithm
 from sampling.enums import DEFAULT_GRADE, STAGE_KINDS
 from services.bulk import plain_rows
 from services.calendar import local_date
+from services.category_tree import category_tree, with_descendants
+from services.coverage import uncovered_producers
 from services.signals import signal_counts
 
 
@@ -35,26 +39,6 @@ class Registry:
     category_ids: dict[str, int]
     inspector_ids: dict[str, int]
     lab_ids: dict[str, int]
-
-
-def category_tree() -> tuple[dict[str, int], dict[int, list[int]], dict[int, str]]:
-    """Every category as code -> id, id -> child ids and id -> code (one query)."""
-    ids, children, codes = {}, {}, {}
-    for category_id, code, parent_id in db.session.execute(select(Category.id, Category.code, Category.parent_id)):
-        ids[code], codes[category_id] = category_id, code
-        children.setdefault(parent_id, []).append(category_id)
-    return ids, children, codes
-
-
-def with_descendants(roots, children: dict[int, list[int]]) -> set[int]:
-    """The categories ``roots`` and every category below them."""
-    found, stack = set(), list(roots)
-    while stack:
-        category_id = stack.pop()
-        if category_id not in found:
-            found.add(category_id)
-            stack.extend(children.get(category_id, ()))
-    return found
 
 
 def draw_registry(plan: Plan, now: datetime) -> Registry:
@@ -76,6 +60,8 @@ def draw_registry(plan: Plan, now: datetime) -> Registry:
         enterprise_ids[code] = enterprise_id
         rows.setdefault(code, [region, grade, []])[2].append(category_codes[category_id])
     as_of = local_date(now)
+    if plan.uncovered_only:
+        rows = due_rows(rows, enterprise_ids, scope, children, category_codes, plan, as_of)
     recent = recently_sampled(scope, algorithm.excluding_levels(plan.level), now, plan.exclusion_days)
     teams = last_teams()
     signals = signal_counts(scope, as_of) if plan.risk_weighting else {}
@@ -88,6 +74,22 @@ def draw_registry(plan: Plan, now: datetime) -> Registry:
     inspectors, inspector_ids = inspector_pool()
     labs, lab_ids = lab_pool(children, category_codes)
     return Registry(candidates, inspectors, labs, enterprise_ids, category_ids, inspector_ids, lab_ids)
+
+
+def due_rows(rows: dict[str, list], enterprise_ids: dict[str, int], scope: set[int], children: dict,
+             category_codes: dict[int, str], plan: Plan, as_of: date) -> dict[str, list]:
+    """``rows`` limited to the producers, and the categories, not covered yet (key categories only)."""
+    key = set(db.session.scalars(select(Category.id).where(Category.id.in_(scope), Category.key_supervised.is_(True))))
+    due = uncovered_producers(key, as_of, regions=plan.regions or None)
+    limited = {}
+    for code, (region, grade, categories) in rows.items():
+        roots = due.get(enterprise_ids[code])
+        if roots:
+            allowed = {category_codes[c] for c in with_descendants(roots, children)}
+            kept = [c for c in categories if c in allowed]
+            if kept:
+                limited[code] = [region, grade, kept]
+    return limited
 
 
 def sampled_at():

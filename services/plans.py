@@ -14,10 +14,12 @@ from sqlalchemy.orm import joinedload, selectinload
 from extensions import db
 from models.plans import Plan
 from sampling import draw as algorithm
+from sampling.enums import STAGE_KINDS
 from sampling.errors import InvalidInput, NotFound
 from services.audit import record_event
 from services.registry import category_map
 
+COVERED_KIND = "producer"  # the coverage goal is about producers (DESIGN.md "Risk signals and key products")
 PLAN_FIELDS = (
     "name", "level", "kind", "period", "regions", "sample_size", "sampling_ratio", "grade_ratios",
     "risk_weighting", "team_size", "avoid_same_region", "exclusion_days", "stage", "window_start", "window_end",
@@ -58,6 +60,9 @@ def create_plan(data: dict, actor: str, now: datetime) -> Plan:
                            {"window_end": ["must not be before window_start"]})
     given = {name: data[name] for name in PLAN_FIELDS if data.get(name) is not None}
     fields = {**plan_defaults(), **given}
+    if fields["uncovered_only"] and STAGE_KINDS[fields["stage"]] != COVERED_KIND:
+        raise InvalidInput("uncovered_only draws producers: the plan's stage must be production "
+                           "(仅抽未覆盖企业的计划只能抽取生产企业)", {"uncovered_only": ["needs stage production"]})
     fields["regions"] = sorted(set(fields.get("regions") or []))
     server_seed = algorithm.new_server_seed()
     plan = Plan(**fields, server_seed=server_seed, seed_commitment=algorithm.commitment(server_seed),

@@ -112,10 +112,11 @@ def test_bad_plan_bodies_are_422_on_the_field(client, auth, world, overrides, fi
 def test_a_plan_keeps_its_stage_sampling_window_and_coverage_limit(client, auth, world):
     sup = auth.headers("supervisor")
     plan = create_plan(client, sup, stage="cross_border", window_start="2026-10-01", window_end="2027-02-28",
-                       uncovered_only=True, team_size=3, avoid_same_region=False)
+                       team_size=3, avoid_same_region=False)
     again = client.get(f"/api/v1/plans/{plan['id']}").get_json()
+    assert create_plan(client, sup, uncovered_only=True)["uncovered_only"] is True
     for body in (plan, again):
-        assert body["stage"] == "cross_border" and body["uncovered_only"] is True
+        assert body["stage"] == "cross_border" and body["uncovered_only"] is False
         assert (body["window_start"], body["window_end"]) == ("2026-10-01", "2027-02-28")
         assert body["team_size"] == 3 and body["avoid_same_region"] is False and body["risk_weighting"] is False
 
@@ -349,6 +350,33 @@ def test_a_plan_draws_the_kind_of_enterprise_its_stage_names(client, auth, facto
     }[kind]
     plan = create_plan(client, sup, stage=stage, category_codes=["FZ-01"], sample_size=None, sampling_ratio=1)
     assert drawn_codes(client.post(f"/api/v1/plans/{plan['id']}/draw", json={}, headers=sup)) == expected
+
+
+def test_an_uncovered_only_plan_draws_the_producers_of_key_categories_not_sampled_yet(client, auth, world):
+    sup = auth.headers("supervisor")
+    fz, wj = world["categories"]
+    fz.key_supervised = True  # WJ-01 is not a key category
+    db.session.commit()
+    first = create_plan(client, sup, category_codes=["FZ-01"], sample_size=10)
+    covered = drawn_codes(client.post(f"/api/v1/plans/{first['id']}/draw", json={}, headers=sup))
+    visited_days_ago(300)  # outside the 180-day exclusion window, inside the 2-year coverage window
+    plan = create_plan(client, sup, category_codes=["FZ-01", "WJ-01"], sample_size=None, sampling_ratio=1,
+                       uncovered_only=True)
+    response = client.post(f"/api/v1/plans/{plan['id']}/draw", json={}, headers=sup)
+    expected = {e.credit_code for e in world["enterprises"]} - covered
+    assert drawn_codes(response) == expected and len(expected) == 20
+    assert {s["category_code"] for s in response.get_json()["selections"]} == {"FZ-01"}
+    assert client.get(f"/api/v1/plans/{plan['id']}/draw/verify", headers=sup).get_json()["verified"] is True
+    # without the limit the covered producers are drawable again (their check was 300 days ago), while
+    # the 20 just drawn are inside the exclusion window
+    every = create_plan(client, sup, category_codes=["FZ-01"], sample_size=None, sampling_ratio=1)
+    assert drawn_codes(client.post(f"/api/v1/plans/{every['id']}/draw", json={}, headers=sup)) == covered
+
+
+def test_uncovered_only_is_for_production_plans(client, auth, world):
+    response = client.post("/api/v1/plans", json=plan_body(uncovered_only=True, stage="distribution"),
+                           headers=auth.headers("supervisor"))
+    assert response.status_code == 422 and "uncovered_only" in response.get_json()["errors"]
 
 
 def post_signals(client, sup, enterprise, n, category="FZ-01", on=None):
