@@ -415,10 +415,10 @@ class RectificationReport(MethodView):
 
 @blp.route("/<code>/rectification-reports/<int:report_id>")
 class RectificationReportFile(MethodView):
-    @roles_required(*samples.READER_ROLES)
+    @roles_required(*samples.REPORT_ROLES)
     @blp.response(200, description="the file as it was submitted")
     def get(self, code, report_id):
-        """One rectification report's file, for those who may read the sample."""
+        """One rectification report's file, for a supervisor or the sample's own enterprise."""
         report = samples.report_file(code, report_id, current_principal())
         return send_file(io.BytesIO(report.content), mimetype=report.content_type,
                          download_name=report.filename, as_attachment=True)

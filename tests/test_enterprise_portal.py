@@ -59,6 +59,7 @@ def test_an_enterprise_sees_its_own_samples_once_visited_and_nothing_else(client
     assert client.get(f"{API}/{made_by_us.code}", headers=me).json["producer"]["credit_code"] == ours.credit_code
     assert client.get(f"{API}/{sampled.code}", headers=me).json["status"] == "sampled"
     assert client.get("/api/v1/reports/overdue", headers=me).status_code == 200
+    assert client.get(API, headers=auth.headers("partner")).status_code == 403  # partners read events only
 
     api.walk(planned.code, ["sampling"])  # visited now: it may learn of it
     assert planned.code in _codes(client.get(API, headers=me))
@@ -126,7 +127,9 @@ def test_an_enterprise_uploads_its_rectification_report_with_its_hash_in_the_tra
     fetched = client.get(f"{API}/{code}/rectification-reports/{report['id']}", headers=api.sup)
     assert fetched.status_code == 200 and fetched.data == PDF
     assert fetched.headers["Content-Type"] == "application/pdf"
+    assert client.get(f"{API}/{code}/rectification-reports/{report['id']}", headers=me).data == PDF
     assert client.get(f"{API}/{code}/rectification-reports/{report['id'] + 1}", headers=me).status_code == 404
+    assert client.get(f"{API}/{code}/rectification-reports/{report['id']}", headers=api.insp).status_code == 403
     by_supervisor = _upload(client, code, api.sup, PNG, name="现场照片.png")
     assert by_supervisor.status_code == 200
     assert [r["content_type"] for r in by_supervisor.json["rectification_reports"]] == ["application/pdf",

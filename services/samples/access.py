@@ -26,8 +26,7 @@ from sampling.enums import ROLES
 from sampling.errors import Forbidden, InvalidInput, NotFound
 from services.samples.record import sample_record
 
-SUPERVISOR, INSPECTOR, LAB, ENTERPRISE = "supervisor", "inspector", "lab", "enterprise"
-assert {SUPERVISOR, INSPECTOR, LAB, ENTERPRISE} <= set(ROLES), "roles are named in sampling.enums.ROLES"
+SUPERVISOR, INSPECTOR, LAB, ENTERPRISE, PARTNER = ROLES  # a partner reads credit events, never samples
 
 # Which roles may ask for each move; the record a role is bound to is checked by ``require_owner``.
 MOVE_ROLES = {
@@ -117,7 +116,8 @@ def read_sample(code: str, user: User | None, today: date) -> dict:
 
 
 def report_file(code: str, report_id: int, user: User | None) -> RectificationReport:
-    """A rectification report of sample ``code``, for those who may read the sample."""
+    """A rectification report of sample ``code``, for those who may read the sample (the view
+    admits supervisors and enterprises: a report is between the enterprise and the regulator)."""
     sample = readable_sample(code, user)
     report = next((r for r in sample.reports if r.id == report_id), None)
     if report is None:
