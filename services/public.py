@@ -17,7 +17,7 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from extensions import db
-from models.lists import ListEntry, Publication
+from models.lists import ListEntry, Publication, Supplement
 from models.plans import Plan
 from models.registry import Category, Enterprise
 from models.samples import Result, Sample
@@ -373,9 +373,14 @@ def feed_entries(limit: int = 50) -> list[dict]:
     """Publications and results announcements, newest first: ``[{id, kind, title, updated, ...}]``."""
     items = []
     for publication in db.session.scalars(select(Publication).order_by(Publication.published_at.desc()).limit(limit)):
-        red = sum(e.list == credit.RED for e in publication.entries)
+        original = [e for e in publication.entries if e.supplement_id is None]
+        red = sum(e.list == credit.RED for e in original)
         items.append({"id": f"lists:{publication.period}", "kind": "lists", "period": publication.period,
-                      "updated": publication.published_at, "red": red, "black": len(publication.entries) - red})
+                      "updated": publication.published_at, "red": red, "black": len(original) - red})
+    for supplement in db.session.scalars(select(Supplement).order_by(Supplement.published_at.desc()).limit(limit)):
+        items.append({"id": f"supplement:{supplement.publication.period}:{supplement.no}", "kind": "supplement",
+                      "period": supplement.publication.period, "no": supplement.no, "reason": supplement.reason,
+                      "updated": supplement.published_at})
     rows = db.session.execute(
         select(Sample.plan_id, func.max(decided_at()), func.count(),
                func.sum(case(((Sample.verdict == credit.FAIL) | (Sample.status == REFUSED), 1), else_=0)))

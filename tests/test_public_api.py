@@ -376,3 +376,18 @@ def test_public_answers_are_kept_a_few_seconds_with_their_pagination(client, fac
     page = client.get("/results")
     assert page.status_code == 200 and page.mimetype == "text/html"
     assert client.get("/results").get_data() == page.get_data()
+
+
+def test_the_feed_announces_a_supplement_of_a_published_period(client, auth, factory):
+    sup = auth.headers("supervisor")
+    category = factory.category(name="儿童推车")
+    counted_sample(factory.enterprise([category]), category, "fail", days_ago=80)
+    assert client.post(f"/api/v1/lists/{LAST_QUARTER}/publish", json={}, headers=sup).status_code == 201
+    counted_sample(factory.enterprise([category]), category, "fail", days_ago=85)  # reaches the period late
+    again = client.post(f"/api/v1/lists/{LAST_QUARTER}/publish", json={"reason": "补录历史抽查结果"}, headers=sup)
+    assert again.status_code == 201, again.get_json()
+    feed = ET.fromstring(client.get("/feeds/publications.atom").data)
+    titles = [e.find(f"{ATOM}title").text for e in feed.findall(f"{ATOM}entry")]
+    assert any("补充公告（第1号）" in t for t in titles), titles
+    ids = [e.find(f"{ATOM}id").text for e in feed.findall(f"{ATOM}entry")]
+    assert len(ids) == len(set(ids))

@@ -145,6 +145,15 @@ def prepare(env: dict, create_all: bool = False) -> tuple[str | None, str]:
         return period, f"period {period}: {len(lists.get('red', []))} red, {len(lists.get('black', []))} black rows"
 
 
+def public_paths(base: str) -> list[str]:
+    """The open data and public pages of issue 12: the results (JSON and page) and one enterprise's record."""
+    status, body = request(base + "/api/v1/public/results?verdict=fail")
+    rows = json.loads(body) if status == 200 else []
+    if not rows:
+        return []
+    return ["/api/v1/public/results", "/results", f"/enterprises/{rows[0]['sampled_unit']['credit_code']}"]
+
+
 def main(argv=None) -> int:
     """Measure and print; exit 1 with --check if a goal is missed or any answer was not 2xx."""
     parser = argparse.ArgumentParser(prog="bench.py http", description=__doc__.splitlines()[0])
@@ -175,7 +184,7 @@ def main(argv=None) -> int:
         else:
             print(f"  demo city, {described}", flush=True)
             with Gunicorn("wsgi:app", env, args.workers) as server:
-                for path in (f"/api/v1/lists/{period}", f"/lists/{period}"):
+                for path in (f"/api/v1/lists/{period}", f"/lists/{period}", *public_paths(server.base)):
                     request(server.base + path)  # warm the workers
                     results[path] = wrk(server.base + path, args.duration, args.connections, args.threads)
         with Gunicorn("scripts.benchmarks.hello:app", env, args.workers) as server:
