@@ -154,19 +154,13 @@ PAGES = {  # name: path; ``{enterprise}`` and ``{plan}`` come from the city
     "lists-period": "/lists/" + LAST_QUARTER, "reports": "/reports", "draw": "/draws/{plan}",
     "not-found": "/plans/99999",
 }
-# Pages of other areas whose phone layout is being rebuilt under issue 12 (reports).
-REBUILDING = {("reports", 390)}
 
 
 def page_cases():
-    for width in WIDTHS:
-        for name in PAGES:
-            marks = [pytest.mark.xfail(reason="phone layout of this page is being rebuilt (issue 12)", strict=False)] \
-                if (name, width) in REBUILDING else []
-            yield pytest.param(name, width, marks=marks, id=f"{width}px-{name}")
+    return [pytest.param(name, width, id=f"{width}px-{name}") for width in WIDTHS for name in PAGES]
 
 
-@pytest.mark.parametrize(("name", "width"), list(page_cases()))
+@pytest.mark.parametrize(("name", "width"), page_cases())
 def test_every_public_page_fits_reads_and_renders_chinese(city, server, browser, name, width):
     path = PAGES[name].format(**city)
     set_width(browser, width)
