@@ -184,8 +184,11 @@ def main(argv=None) -> int:
         else:
             print(f"  demo city, {described}", flush=True)
             with Gunicorn("wsgi:app", env, args.workers) as server:
-                for path in (f"/api/v1/lists/{period}", f"/lists/{period}", *public_paths(server.base)):
+                for path in (f"/api/v1/lists/{period}", f"/lists/{period}"):
                     request(server.base + path)  # warm the workers
+                    results[path] = wrk(server.base + path, args.duration, args.connections, args.threads)
+                for path in public_paths(server.base):
+                    request(server.base + path)
                     results[path] = wrk(server.base + path, args.duration, args.connections, args.threads)
         with Gunicorn("scripts.benchmarks.hello:app", env, args.workers) as server:
             results["hello world /"] = wrk(server.base + "/", args.duration, args.connections, args.threads)
