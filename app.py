@@ -37,8 +37,9 @@ def configure(app: Flask, config: dict | None) -> None:
     app.config.from_object(settings)
     if config:
         app.config.update(config)
-    if not app.config.get("SECRET_KEY"):
-        raise RuntimeError("SECRET_KEY must be set in the environment outside development and testing")
+    for secret in ("SECRET_KEY", "AUDIT_KEY"):
+        if not app.config.get(secret):
+            raise RuntimeError(f"{secret} must be set in the environment outside development and testing")
     if not app.config.get("SQLALCHEMY_DATABASE_URI"):
         os.makedirs(app.instance_path, exist_ok=True)
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + os.path.join(app.instance_path, "spotcheck.db")

@@ -7,6 +7,9 @@ class Config:
     """Defaults for every environment; each rule of the domain has its setting here."""
 
     SECRET_KEY = os.environ.get("SECRET_KEY")
+    # Keys the audit trail's hash chain (HMAC); kept out of the database, so someone who can write
+    # to it cannot recompute the chain after an edit. Required in production, like SECRET_KEY.
+    AUDIT_KEY = os.environ.get("AUDIT_KEY")
     SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL")  # None: SQLite in the instance folder
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_UPLOAD_BYTES", 64 * 1024 * 1024))
@@ -82,6 +85,7 @@ class DevelopmentConfig(Config):
     """Local use: a fixed secret is acceptable."""
 
     SECRET_KEY = os.environ.get("SECRET_KEY", "dev-only-not-secret")
+    AUDIT_KEY = os.environ.get("AUDIT_KEY", "dev-only-audit-key")
 
 
 class TestingConfig(Config):
@@ -90,11 +94,12 @@ class TestingConfig(Config):
     TESTING = True
     LISTS_CACHE_SECONDS = 0  # tests share one process across many databases
     SECRET_KEY = "test-only"
+    AUDIT_KEY = "test-only-audit-key"
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL")
 
 
 class ProductionConfig(Config):
-    """Production: SECRET_KEY must come from the environment."""
+    """Production: SECRET_KEY and AUDIT_KEY must come from the environment."""
 
 
 CONFIGS = {

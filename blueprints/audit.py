@@ -7,10 +7,10 @@ from marshmallow import Schema, ValidationError, fields
 
 from auth import SUPERVISOR, roles_required
 from blueprints.common import Blueprint, PlainText, SelectPage
-from services.audit import events_query, verify_chain
+from services.audit import events_query, published_anchors, verify_chain
 from services.calendar import timezone
 
-blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="The audit trail")
+blp = Blueprint("audit", __name__, url_prefix="/api/v1", description="The audit trail and its published anchors")
 
 
 class Since(fields.Field):
@@ -52,7 +52,7 @@ class AuditEventSchema(Schema):
 
 
 class MismatchSchema(Schema):
-    event_id = fields.Integer()
+    event_id = fields.Integer(allow_none=True)
     problem = fields.String()
 
 
@@ -62,7 +62,14 @@ class VerifySchema(Schema):
     mismatches = fields.List(fields.Nested(MismatchSchema))
 
 
-@blp.route("")
+class AnchorSchema(Schema):
+    day = fields.Date(metadata={"description": "the day the anchor was published"})
+    events = fields.Integer(metadata={"description": "how many events the trail had then"})
+    hash = fields.String(metadata={"description": "the keyed hash of the newest of them (the chain's head)"})
+    published_at = fields.DateTime()
+
+
+@blp.route("/audit")
 class AuditEvents(MethodView):
     @roles_required(*SUPERVISOR)
     @blp.arguments(AuditQuerySchema, location="query")
@@ -73,10 +80,21 @@ class AuditEvents(MethodView):
         return events_query(**query)
 
 
-@blp.route("/verify")
+@blp.route("/audit/verify")
 class AuditVerify(MethodView):
     @roles_required(*SUPERVISOR)
     @blp.response(200, VerifySchema)
     def get(self):
-        """Recompute the hash chain; any edited, removed or inserted event is reported."""
+        """Recompute the keyed hash chain and hold it against its head and the published anchors:
+        an edited, inserted or deleted event (the newest included) or a chain recomputed without
+        the key is reported."""
         return verify_chain()
+
+
+@blp.route("/public/audit-anchors")
+class AuditAnchors(MethodView):
+    @blp.response(200, AnchorSchema(many=True))
+    def get(self):
+        """The audit trail's head as published each day (public): keep one, and the trail up to
+        it can later be proved unchanged."""
+        return published_anchors()

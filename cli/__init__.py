@@ -1,5 +1,6 @@
 """The command line (``flask --app wsgi ...``): each group calls the same services as the views."""
 
+from cli.audit import audit_cli
 from cli.demo import demo
 from cli.enterprises import enterprises_cli
 from cli.followup import actions_cli
@@ -12,4 +13,4 @@ from cli.users import users_cli
 from jobs.scheduler import scheduler_command
 
 COMMANDS = (users_cli, enterprises_cli, demo, reports_cli, targets_cli, samples_cli, plans_cli, actions_cli,
-            history_cli, lists_cli, scheduler_command)
+            history_cli, lists_cli, scheduler_command, audit_cli)

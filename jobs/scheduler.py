@@ -15,7 +15,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from extensions import db
-from jobs import followup, lapse, overdue, publish
+from jobs import audit, followup, lapse, overdue, publish
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ def job_table() -> list[tuple[str, object, dict]]:
         ("refresh_grades", lapse.refresh_grades, {"hour": 0, "minute": 45}),
         ("flag_overdue", overdue.flag_overdue, {"hour": 0, "minute": 50}),
         ("flag_overdue_actions", followup.flag_overdue_actions, {"hour": 0, "minute": 55}),
+        ("anchor_audit", audit.anchor_audit, {"hour": 1, "minute": 0}),  # after the night's writes
     ]
 
 

@@ -1,7 +1,7 @@
 """All models, imported here so the metadata (and Alembic) sees every table."""
 
 from models.actions import FollowUpAction
-from models.audit import AuditEvent
+from models.audit import AuditAnchor, AuditEvent, AuditHead
 from models.auth import User
 from models.base import Base
 from models.events import PartnerEvent
@@ -13,7 +13,8 @@ from models.samples import IdempotencyRecord, RectificationReport, Result, Resul
 from models.signals import RiskSignal
 
 __all__ = [
-    "AuditEvent", "Base", "Category", "Draw", "Enterprise", "FollowUpAction", "IdempotencyRecord",
-    "Inspector", "Lab", "ListEntry", "PartnerEvent", "Plan", "Publication", "RectificationReport", "Result",
-    "ResultItem", "RiskSignal", "Sample", "SampleEvent", "Selection", "Supplement", "TargetRate", "User",
+    "AuditAnchor", "AuditEvent", "AuditHead", "Base", "Category", "Draw", "Enterprise", "FollowUpAction",
+    "IdempotencyRecord", "Inspector", "Lab", "ListEntry", "PartnerEvent", "Plan", "Publication",
+    "RectificationReport", "Result", "ResultItem", "RiskSignal", "Sample", "SampleEvent", "Selection", "Supplement",
+    "TargetRate", "User",
 ]
