@@ -1,7 +1,7 @@
 """audit: the chain keyed with AUDIT_KEY (HMAC), its sealed head, its published anchors
 
 Revision ID: f2a9c7d41e60
-Revises: c41f7a2e8b13
+Revises: e7b3c9d1a2f4
 Create Date: 2026-12-01 21:45:00
 
 The existing events are checked against their old (unkeyed) hashes first: a trail that does
@@ -22,7 +22,7 @@ import models.base
 
 # revision identifiers, used by Alembic.
 revision = 'f2a9c7d41e60'
-down_revision = 'c41f7a2e8b13'
+down_revision = 'e7b3c9d1a2f4'
 branch_labels = None
 depends_on = None
 
