@@ -34,6 +34,15 @@ def _one(model, **criteria):
     return row
 
 
+def _store_new(row, entity_type: str, entity_id: str, snapshot, actor: str):
+    """Add a new registry row and its audit event (``snapshot(row)``) in one transaction."""
+    db.session.add(row)
+    db.session.flush()
+    record_event("create", entity_type, entity_id, after=snapshot(row), actor=actor)
+    db.session.commit()
+    return row
+
+
 def _ensure_unique(model, field: str, value: str) -> None:
     if db.session.scalar(select(model.id).where(getattr(model, field) == value)) is not None:
         raise RuleViolation(f"{model.__name__} {value} already exists (已存在)", {field: ["already exists"]})
@@ -67,11 +76,7 @@ def create_category(data: dict, actor: str) -> Category:
     category = Category(**data)
     if parent_code:
         category.parent = category_map([parent_code], "parent_code")[parent_code]
-    db.session.add(category)
-    db.session.flush()
-    record_event("create", "category", category.code, after=category_snapshot(category), actor=actor)
-    db.session.commit()
-    return category
+    return _store_new(category, "category", category.code, category_snapshot, actor)
 
 
 def category_snapshot(category: Category) -> dict:
@@ -134,11 +139,7 @@ def create_enterprise(data: dict, actor: str) -> Enterprise:
         raise InvalidInput("An online shop needs its platform and shop id (网店信息不全)", problems)
     categories = category_map(data.pop("category_codes"))
     enterprise = Enterprise(**data, categories=list(categories.values()))
-    db.session.add(enterprise)
-    db.session.flush()
-    record_event("create", "enterprise", enterprise.credit_code, after=enterprise_snapshot(enterprise), actor=actor)
-    db.session.commit()
-    return enterprise
+    return _store_new(enterprise, "enterprise", enterprise.credit_code, enterprise_snapshot, actor)
 
 
 def update_enterprise(credit_code: str, data: dict, actor: str) -> Enterprise:
@@ -187,11 +188,7 @@ def create_inspector(data: dict, actor: str) -> Inspector:
     """Register an inspector."""
     _ensure_unique(Inspector, "code", data["code"])
     inspector = Inspector(**data)
-    db.session.add(inspector)
-    db.session.flush()
-    record_event("create", "inspector", inspector.code, after=data, actor=actor)
-    db.session.commit()
-    return inspector
+    return _store_new(inspector, "inspector", inspector.code, lambda _: data, actor)
 
 
 def list_labs(filters: dict) -> Select:
@@ -212,8 +209,4 @@ def create_lab(data: dict, actor: str) -> Lab:
     _ensure_unique(Lab, "code", data["code"])
     categories = category_map(data.pop("category_codes"))
     lab = Lab(**data, categories=list(categories.values()))
-    db.session.add(lab)
-    db.session.flush()
-    record_event("create", "lab", lab.code, after={**data, "category_codes": lab.category_codes}, actor=actor)
-    db.session.commit()
-    return lab
+    return _store_new(lab, "lab", lab.code, lambda row: {**data, "category_codes": row.category_codes}, actor)
