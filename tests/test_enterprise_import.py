@@ -125,3 +125,15 @@ def test_an_upload_in_gb18030_or_with_a_bom_is_read(client, auth, factory):
     assert [(e["name"], e["address"]) for e in listed] == [("东莞市丁厂", "莞太路1号")]
     garbage = _upload(client, sup, b"\xff\xfe\x00\x81" * 10)
     assert garbage.status_code == 422
+
+
+def test_the_cli_reimports_existing_rows_from_a_streamed_file(app, db_session, factory, tmp_path):
+    _seed_categories(factory)
+    path = tmp_path / "enterprises.csv"
+    path.write_bytes(make_csv(150, seed=9))
+    first = app.test_cli_runner().invoke(args=["enterprises", "import", str(path)])
+    assert first.exit_code == 0 and "created 150, updated 0" in first.output
+    path.write_bytes(make_csv(150, seed=9, variant=1))
+    again = app.test_cli_runner().invoke(args=["enterprises", "import", str(path)])
+    assert again.exit_code == 0 and "created 0, updated 150" in again.output
+    assert _registry(db_session) == _expected(path.read_bytes())
