@@ -58,7 +58,8 @@ LABELS = {
     "group": {"industrial": "工业产品", "consumer": "日用消费品", "food": "食品相关产品", "agri": "农资产品",
               "building": "建材产品", "chemical": "化工产品", "other": "其他"},
     "risk_level": {1: "一般", 2: "较高", 3: "高"},
-    "entry_state": {"active": "有效", "lapsed": "已到期", "removed": "已提前移出（信用修复）"},
+    "entry_state": {"active": "有效", "lapsed": "已到期", "removed": "已提前移出（信用修复）",
+                    "withdrawn": "已撤回（结论更正）"},
     "action_kind": {"interview": "约谈", "stop_sale": "责令停止生产销售", "recall": "召回", "case": "立案查处",
                     "referral": "移送"},
 }

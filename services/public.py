@@ -351,7 +351,9 @@ def enterprise_record(credit_code: str, on: date) -> dict:
 
 def list_entry_row(entry: ListEntry, on: date) -> dict:
     """A published list entry with its term and whether it still stands."""
-    if entry.removed_at is not None:
+    if entry.withdrawn_in_id is not None:
+        state = "withdrawn"  # a supplement withdrew it (a corrected verdict)
+    elif entry.removed_at is not None:
         state = "removed"
     elif entry.lapsed_at is not None and entry.lapsed_at <= on:
         state = "lapsed"

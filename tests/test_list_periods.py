@@ -184,6 +184,9 @@ def test_a_corrected_verdict_is_withdrawn_by_a_supplement_with_the_supervisors_r
     assert "补充公告" in page and "检验机构更正报告" in page
     standing = client.get(f"/api/v1/enterprises/{enterprise.credit_code}/credit", headers=headers).get_json()
     assert standing["black_listed"] is False and standing["entries"][0]["state"] == "withdrawn"
+    public = client.get(f"/api/v1/public/enterprises/{enterprise.credit_code}").get_json()
+    assert [e["state"] for e in public["list_entries"]] == ["withdrawn"]
+    assert "已撤回" in client.get(f"/enterprises/{enterprise.credit_code}").get_data(as_text=True)
 
 
 @pytest.mark.parametrize("reason", ["", "x" * 2001])
