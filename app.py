@@ -47,7 +47,7 @@ def configure(app: Flask, config: dict | None) -> None:
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=os.environ.get("LOG_LEVEL", "INFO").upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
 
 

@@ -18,6 +18,8 @@ class Config:
     MAX_JSON_BYTES = 2 * 1024 * 1024
     MAX_JSON_DEPTH = 32
     CSV_MAX_LINE_CHARS = 10_000
+    # /healthz asks the database at most this often per process (services/health.py).
+    HEALTH_CHECK_SECONDS = float(os.environ.get("HEALTH_CHECK_SECONDS", 1))
 
     API_TITLE = "Product quality spot checks (产品质量监督抽查)"
     API_VERSION = "v1"
@@ -93,6 +95,7 @@ class TestingConfig(Config):
 
     TESTING = True
     LISTS_CACHE_SECONDS = 0  # tests share one process across many databases
+    HEALTH_CHECK_SECONDS = 0
     SECRET_KEY = "test-only"
     AUDIT_KEY = "test-only-audit-key"
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL")
