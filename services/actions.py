@@ -200,7 +200,7 @@ def create_action(code: str, body: dict, *, actor: str, now: datetime) -> dict:
 
 def update_action(action_id: int, body: dict, *, actor: str, now: datetime) -> dict:
     """Record progress on an action (held, completed, recovered, case number, penalty...); the
-    action as shown."""
+    action as shown. A PATCH that changes nothing writes nothing."""
     action = get_action(action_id, for_update=True)
     _check_kind_fields(action.kind, body)
     before = _state(action)
@@ -209,6 +209,9 @@ def update_action(action_id: int, body: dict, *, actor: str, now: datetime) -> d
             setattr(action, name, body[name])
     _check_values(action, action.sample, now)
     _settle_status(action)
+    if _state(action) == before:  # nothing changed: nothing to record, nothing to tell partners
+        db.session.rollback()
+        return action_view(get_action(action_id), local_date(now))
     action.updated_at = now
     record_event("action.update", "action", action.id, before=before, after=_state(action), actor=actor)
     _emit_follow_up(action, now)

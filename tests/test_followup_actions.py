@@ -200,3 +200,16 @@ def test_the_cli_flags_and_lists_overdue_actions(story, world, app):
     assert "0 follow-up action(s)" in again.output
     listed = runner.invoke(args=["actions", "list", "--kind", "interview"])
     assert listed.exit_code == 0 and f"{interview['id']}\t{code}\t" in listed.output
+
+
+def test_a_patch_that_changes_nothing_writes_nothing(story, world):
+    code = world.samples[0].code
+    story.final_failure(code, critical=False)
+    case = story.action(code, {"kind": "case", "case_no": "东市监立〔2026〕3号"})
+    trail, sent = count(AuditEvent), len(partner_events())
+    same = story.patch(case["id"], {"case_no": "东市监立〔2026〕3号"})
+    assert same == case
+    assert story.patch(case["id"], {}) == case
+    assert (count(AuditEvent), len(partner_events())) == (trail, sent)
+    changed = story.patch(case["id"], {"penalty": "警告"})
+    assert changed["penalty"] == "警告" and count(AuditEvent) == trail + 1 and len(partner_events()) == sent + 1
