@@ -8,7 +8,6 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import POSTGRES
 from sqlalchemy import func, select
 
 from extensions import db
@@ -16,7 +15,7 @@ from models.audit import AuditEvent
 from models.registry import Enterprise
 from sampling.credit_code import make_code
 
-pytestmark = [pytest.mark.postgres, pytest.mark.skipif(not POSTGRES, reason="concurrent writers need PostgreSQL")]
+pytestmark = pytest.mark.postgres  # skips by itself on SQLite
 
 
 def together(app, requests: list) -> list:
