@@ -71,11 +71,20 @@ class ProducerSchema(Schema):
             raise ValidationError(wrong)
 
 
+MAX_PRICE = 100_000_000  # yuan: a sample bought for more is a typing error
+
+
+def _price(value) -> None:
+    if not 0 <= value <= MAX_PRICE:
+        raise ValidationError(f"must be between 0 and {MAX_PRICE}")
+
+
 class PurchaseSchema(Schema):
     platform = _required_text(64)
     order_no = _required_text(100)
-    price = fields.Decimal(required=True, places=2, as_string=False,
-                           validate=validate.Range(min=0, max=100_000_000), metadata={"description": "yuan (元)"})
+    price = fields.Decimal(required=True, places=2, as_string=False, validate=_price,
+                           metadata={"description": "yuan (元), at most two decimals", "minimum": 0,
+                                     "maximum": MAX_PRICE})
     received_on = fields.Date(required=True)
 
 
