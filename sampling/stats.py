@@ -188,12 +188,6 @@ def p_value_below(passed: int, tested: int, target: float) -> float | None:
     return _float_or_none(p_values_below([passed], [tested], [target])[0])
 
 
-def p_value_above(passed: int, tested: int, target: float) -> float | None:
-    """``binomtest(passed, tested, target, alternative="greater").pvalue``; None when n = 0."""
-    _check_target(target)
-    return _float_or_none(p_values_above([passed], [tested], [target])[0])
-
-
 def rate_status(tested: int, pass_rate: float | None, target: float | None) -> str:
     """``met`` when the rate is at or above the target, ``below`` under it, ``no data`` for n = 0."""
     if tested == 0 or pass_rate is None or target is None:

@@ -374,14 +374,16 @@ def _distinct_enterprises(by: list[str], filters: dict, columns: dict) -> dict[t
     if "unit_kind" in by:
         columns = {**columns, "unit_kind": unit_kind(pairs.c._stage)}
     keys = [pairs.c[key].label(key) if key in SAMPLE_KEYS else columns[key].label(key) for key in by]
-    stmt = select(*keys, func.count(pairs.c.enterprise_id.distinct()).label("n")).select_from(pairs)
+    # DISTINCT then count(*): hashable on every database, unlike a sorted count(DISTINCT) per group
+    each = select(*keys, pairs.c.enterprise_id).select_from(pairs).distinct()
     if CATEGORY_KEYS & wanted:
-        stmt = stmt.join(Category, Category.id == pairs.c.category_id)
+        each = each.join(Category, Category.id == pairs.c.category_id)
     if ENTERPRISE_KEYS & wanted:
-        stmt = stmt.join(Enterprise, Enterprise.id == pairs.c.enterprise_id)
-    stmt = _apply_filters(stmt, filters, OUTER_FILTERS + ENTERPRISE_FILTERS, columns)
-    if keys:
-        stmt = stmt.group_by(*[c.element for c in keys])
+        each = each.join(Enterprise, Enterprise.id == pairs.c.enterprise_id)
+    each = _apply_filters(each, filters, OUTER_FILTERS + ENTERPRISE_FILTERS, columns).subquery("each")
+    stmt = select(*[each.c[key] for key in by], func.count().label("n")).select_from(each)
+    if by:
+        stmt = stmt.group_by(*[each.c[key] for key in by])
     return {tuple(row[k] for k in by): row["n"] for row in map(_plain_keys, _rows(stmt))}
 
 
@@ -517,12 +519,6 @@ def periods_with_data() -> list[str]:
     """Every period that has a counted result or a refusal, oldest first."""
     stmt = select(Sample.period).where(COUNTED | REFUSED_SAMPLE).group_by(Sample.period).order_by(Sample.period)
     return list(db.session.scalars(stmt))
-
-
-def pass_rate_trend(by=("category",), filters: dict | None = None, method: str = stats.DEFAULT_METHOD) -> dict:
-    """Per value of ``by``, its rows over the periods (oldest first): ``{key tuple: [row, ...]}``."""
-    by = [k for k in parse_by(list(by)) if k != "period"]
-    return _trend(pass_rate_table(["period", *by], filters, method), by)
 
 
 def _trend(report: PassRateReport, by: list[str]) -> dict:
