@@ -41,6 +41,7 @@ REGIONS = ["莞城街道", "东城街道", "南城街道", "万江街道", "石�
 ROOT = Path(__file__).resolve().parents[2]
 HTTP_PORT = 8170  # the registry's benchmark port (8100-8199 are the benchmarks')
 SCENARIOS = ("new", "existing", "changed")
+SECRETS = {"SECRET_KEY": "bench", "AUDIT_KEY": "bench"}  # production settings want both
 
 
 def make_csv(rows: int, seed: int = 7, variant: int = 0) -> bytes:
@@ -71,7 +72,7 @@ def _make_app(url: str, fresh: bool = False):
     from app import create_app
     from extensions import db
 
-    app = create_app({"ENV_NAME": "production", "SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url})
+    app = create_app({"ENV_NAME": "production", **SECRETS, "SQLALCHEMY_DATABASE_URI": url})
     if fresh:
         with app.app_context():
             db.drop_all()
@@ -111,16 +112,19 @@ def peak_rss_mib(pid: int) -> float:
 def run_service(url: str, path: Path) -> dict:
     """The import of ``path`` in a fresh process (as the CLI runs it)."""
     out = subprocess.run([sys.executable, "-m", "scripts.benchmarks.importer", "--child", url, str(path)],
-                         cwd=ROOT, capture_output=True, text=True, check=True)
+                         cwd=ROOT, capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(f"the import of {path.name} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 class Gunicorn:
-    """``gunicorn wsgi:app`` with one sync worker and the project's settings (30 s timeout)."""
+    """``gunicorn wsgi:app`` with one sync worker and the project's settings (a 30 s timeout, or
+    ``GUNICORN_TIMEOUT`` from the environment)."""
 
     def __init__(self, url: str):
-        self.env = {**os.environ, "DATABASE_URL": url, "APP_ENV": "production", "SECRET_KEY": "bench",
-                    "WEB_CONCURRENCY": "1", "GUNICORN_BIND": f"127.0.0.1:{HTTP_PORT}", "LOG_LEVEL": "WARNING"}
+        self.env = {**os.environ, "DATABASE_URL": url, "APP_ENV": "production", **SECRETS, "WEB_CONCURRENCY": "1",
+                    "GUNICORN_BIND": f"127.0.0.1:{HTTP_PORT}", "LOG_LEVEL": "WARNING"}
 
     def __enter__(self):
         gunicorn = Path(sys.executable).with_name("gunicorn")
@@ -146,7 +150,7 @@ class Gunicorn:
 def supervisor_token(url: str) -> str:
     """A supervisor's token made with the CLI, as an operator would."""
     flask = Path(sys.executable).with_name("flask")
-    env = {**os.environ, "DATABASE_URL": url, "APP_ENV": "production", "SECRET_KEY": "bench"}
+    env = {**os.environ, "DATABASE_URL": url, "APP_ENV": "production", **SECRETS}
     out = subprocess.run([str(flask), "--app", "wsgi", "users", "create", "--role", "supervisor",
                           f"bench-{secrets.token_hex(3)}"], cwd=ROOT, env=env, capture_output=True, text=True,
                          check=True)
@@ -254,7 +258,9 @@ def main(argv=None) -> int:
             files[scenario].write_bytes(make_csv(args.rows, variant=variant))
         data = files["new"].read_bytes()
         kind = "postgresql" if args.database_url else "sqlite"
-        via = "HTTP upload to a gunicorn sync worker" if args.http else "in a process of its own (as the CLI)"
+        timeout = os.environ.get("GUNICORN_TIMEOUT", "30")
+        via = f"HTTP upload to a gunicorn sync worker ({timeout} s timeout)" if args.http else \
+            "in a process of its own (as the CLI)"
         print(f"import: {args.rows} enterprises, {len(data) / 1e6:.1f} MB CSV, {kind}, {via}", flush=True)
         baseline = run_baseline(url, data)
         results = measure(url, args.rows, files, args.http)
