@@ -80,10 +80,11 @@ def item_rows(category: str, failed: list) -> list[dict]:
 
 
 def load_history(seed: int = 2026, current: str | None = None, per_quarter: int = 55) -> int:
-    """Import the seven quarters before the last one; regular makers are checked every half-year."""
+    """Import the seven quarters before the last one, and the province's checks of the last one;
+    regular makers of key products are checked every half-year."""
     rng = random.Random(seed + 1)
     current = current or credit.period_of(calendar.today())
-    quarters = quarters_before(credit.previous_period(current), HISTORY_QUARTERS)
+    quarters = quarters_before(current, HISTORY_QUARTERS + 1)
     enterprises = [e for e in db.session.scalars(select(Enterprise).order_by(Enterprise.credit_code))
                    if e.categories and e.status == "active" and e.kinds == ["producer"]]
     regulars = enterprises[::9]  # large makers of key products: sampled every other quarter
@@ -93,21 +94,23 @@ def load_history(seed: int = 2026, current: str | None = None, per_quarter: int 
     rows = 0
     for q, period in enumerate(quarters):
         chosen = [e for i, e in enumerate(regulars) if (i + q) % 2 == 0]
-        others = [e for e in enterprises if e not in chosen]
-        chosen += rng.sample(others, max(per_quarter - len(chosen), 0))
+        last = q == len(quarters) - 1  # the quarter just ended: only the province's checks, from its system
+        if not last:
+            others = [e for e in enterprises if e not in chosen]
+            chosen += rng.sample(others, max(per_quarter - len(chosen), 0))
         start = credit.period_start(period)
         for n, enterprise in enumerate(chosen):
             category = rng.choice(enterprise.categories).code
             day = start + timedelta(days=rng.randrange(80))
-            level = rng.choice(LEVELS)
-            refused = rng.random() < 0.01
+            level = "provincial" if last else rng.choice(LEVELS)
+            refused = not last and rng.random() < 0.01
             failed = [] if refused or rng.random() >= FAILURE_RATES[category] else failing_items(rng, category)
             verdict = "refused" if refused else "fail" if failed else "pass"
             writer.writerow([
                 enterprise.credit_code, category, period, level, "routine", "production", day.isoformat(), verdict,
                 ";".join(i.name for i in failed), "true" if any(i.critical for i in failed) else "false",
                 "" if refused else rng.choice(lab_codes_for(category)),
-                "" if refused else f"DG{day:%Y%m%d}{n:03d}",
+                "" if refused else f"{'GD' if last else 'DG'}{day:%Y%m%d}{n:03d}",
             ])
             rows += 1
     out.seek(0)

@@ -26,7 +26,7 @@ from sampling.errors import NotFound
 from services import draws
 from services.actions import follow_up_summaries
 from services.calendar import local_date, timezone
-from services.credit import counted_samples, credit_rules, load_records
+from services.credit import counted_samples
 from services.lists import PublishedCache
 
 # Public answers are read far more than written: kept per process for LISTS_CACHE_SECONDS.
@@ -330,7 +330,10 @@ def enterprise_summary(enterprise: Enterprise) -> dict:
 
 
 def enterprise_record(credit_code: str, on: date) -> dict:
-    """One enterprise's public record on day ``on``: grade, list entries with terms, results, follow-up."""
+    """One enterprise's public record on day ``on``: grade, list entries with terms, results, follow-up.
+
+    The grade is the stored one, recomputed whenever the record changes and daily by the scheduler
+    (as the registry shows it)."""
     enterprise = db.session.scalar(select(Enterprise).where(Enterprise.credit_code == credit_code))
     if enterprise is None:
         raise NotFound(f"enterprise {credit_code} not found (未找到该企业)", {"credit_code": ["unknown enterprise"]})
@@ -341,7 +344,6 @@ def enterprise_record(credit_code: str, on: date) -> dict:
     results = result_rows(load_results(results_query({"credit_code": credit_code})))
     return {
         **enterprise_summary(enterprise),
-        "grade": credit.credit_grade(load_records([enterprise.id])[enterprise.id], on, credit_rules()),
         "list_entries": [list_entry_row(e, on) for e in entries],
         "results": results,
         "follow_up": [{"sample_code": r["sample_code"], "follow_up": r["follow_up"]} for r in results
