@@ -43,7 +43,8 @@ def demo(seed):
     past = load_past_quarter(seed=seed)
     current = load_current_quarter(seed=seed)
     market = load_market_checks(seed=seed)
-    click.echo(f"History: {imported} results imported (seven quarters, and the province's checks of the last). Quarter {past['period']}: "
+    click.echo(f"History: {imported} results imported (seven quarters, and the province's checks of the last). "
+               f"Quarter {past['period']}: "
                f"{past['samples']} samples drawn and tested; red list {past['red']}, black list {past['black']}. "
                f"Quarter {current['period']} under way: {current['samples']} samples at every stage, a distribution, "
                f"an online and a seasonal plan; {market['complaints']} complaints and reports.")
