@@ -190,6 +190,7 @@ def test_every_link_of_the_home_page_answers(city, server, browser):
 
 def test_search_the_published_list_and_find_the_row(factory, server, browser):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     category = factory.category()
     wanted = factory.enterprise([category], name="东莞市星辰玩具有限公司")
@@ -204,6 +205,7 @@ def test_search_the_published_list_and_find_the_row(factory, server, browser):
     search = browser.find_element(By.ID, "q")
     search.send_keys("星辰玩具")
     browser.find_element(By.ID, "search").click()
+    WebDriverWait(browser, 10).until(lambda d: "q=" in d.current_url)  # the answer, not the page before
 
     rows = browser.find_elements(By.CSS_SELECTOR, "#black [data-credit-code]")
     assert [row.get_attribute("data-credit-code") for row in rows] == [wanted.credit_code]
@@ -213,10 +215,12 @@ def test_search_the_published_list_and_find_the_row(factory, server, browser):
 
 def test_search_the_results_by_name_on_a_phone(city, server, browser):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     set_width(browser, 390)
     browser.get(f"{server}/results")
     browser.find_element(By.ID, "q").send_keys("华兴电器")
     browser.find_element(By.ID, "search").click()
+    WebDriverWait(browser, 10).until(lambda d: "q=" in d.current_url)
     cards = browser.find_elements(By.CSS_SELECTOR, "article.result")
     assert len(cards) == 1 and "泄漏电流和电气强度" in cards[0].text and "不合格" in cards[0].text
