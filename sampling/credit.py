@@ -147,7 +147,7 @@ def parse_period(period: str) -> tuple[int, int]:
     """``"2026Q4"`` → ``(2026, 4)``; anything else (year 0 included) is InvalidInput."""
     match = PERIOD_RE.match(period or "")
     if not match or int(match.group(1)) == 0:
-        raise InvalidInput("Period must look like 2026Q4", {"period": ["Expected YYYYQn."]})
+        raise InvalidInput("Period must look like 2026Q4 (期次应写作 2026Q4)", {"period": ["Expected YYYYQn."]})
     return int(match.group(1)), int(match.group(2))
 
 
