@@ -69,11 +69,12 @@ def text_problems(value, path: str, found: dict) -> dict:
             found.setdefault(path, []).append(problem)
     elif isinstance(value, dict):
         for key, item in value.items():
+            # The name as it can be answered: a lone surrogate cannot be encoded in the error body.
+            name = f"{path}.{key.encode('utf-8', 'replace').decode()}"
             problem = text_problem(key)
             if problem:
-                found.setdefault(f"{path}.{key.encode('utf-8', 'replace').decode()}", []).append(
-                    f"field name {problem}")
-            text_problems(item, f"{path}.{key}", found)
+                found.setdefault(name, []).append(f"field name {problem}")
+            text_problems(item, name, found)
     elif isinstance(value, list):
         for index, item in enumerate(value):
             text_problems(item, f"{path}.{index}", found)

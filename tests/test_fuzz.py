@@ -111,7 +111,7 @@ def check(kind: str, label: str, resp, before: dict) -> None:
         FIGURES["operations with a 2xx"][label] += 1
 
 
-FUZZ = settings(max_examples=12, deadline=None, derandomize=True, database=None,
+FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,
                 suppress_health_check=list(HealthCheck))
 
 

@@ -289,3 +289,12 @@ def test_bidi_controls_stored_before_the_rule_are_removed_on_every_page(app, cli
         shown += "东莞市司公限有器电" in html
     assert shown, "no page showed the name; the check proved nothing"
     assert db.session.scalar(select(AuditEvent).limit(1)) is None  # reading changed nothing
+
+
+def test_a_lone_surrogate_in_a_field_name_is_answered_without_it(client, sup):
+    before = row_counts()
+    body = '{"\\ud800": {"\\udfff": "\\ud800"}}'
+    resp = client.post("/api/v1/categories", data=body, content_type="application/json", headers=sup)
+    assert_refused(resp, 422)
+    assert set(resp.json["errors"]) == {"json.?", "json.?.?"}
+    assert row_counts() == before
