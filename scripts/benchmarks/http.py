@@ -172,8 +172,8 @@ def main(argv=None) -> int:
         return 2
 
     with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
-        env = {**os.environ, "APP_ENV": "production", "SECRET_KEY": secrets.token_hex(32), "AUDIT_KEY": secrets.token_hex(32),
-               "LOG_LEVEL": "WARNING",
+        env = {**os.environ, "APP_ENV": "production", "SECRET_KEY": secrets.token_hex(32),
+               "AUDIT_KEY": secrets.token_hex(32), "LOG_LEVEL": "WARNING",
                "DATABASE_URL": args.database_url or f"sqlite:///{Path(tmp) / 'bench.db'}"}
         period, described = prepare(env, args.create_all)
         print(f"http: wrk -t{args.threads} -c{args.connections} -d{args.duration}s, gunicorn -w {args.workers} "
