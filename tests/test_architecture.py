@@ -18,9 +18,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("blueprints", "cli", "jobs", "models", "sampling", "scripts", "services")
 REQUEST_STATE = {"request", "g", "session", "has_request_context"}
-# Leaks that other areas' issue-10 work is removing while this check lands; each entry goes
-# when its module is fixed, and nothing may be added here.
-PENDING = {"blueprints.history: imports cli.imports", "blueprints.lists: imports jobs.scheduler"}
 
 
 def module_name(path: Path) -> str:
@@ -107,7 +104,7 @@ def test_services_and_sampling_never_read_the_request():
         source = path.read_text(encoding="utf-8")
         if "flask.request" in source or "flask.g." in source:
             found.append(f"{name}: reads flask.request or flask.g")
-    assert set(found) - PENDING == set()
+    assert found == []
 
 
 def test_blueprints_import_nothing_from_jobs_or_the_cli():
@@ -115,7 +112,7 @@ def test_blueprints_import_nothing_from_jobs_or_the_cli():
              for name, path in MODULES.items() if in_layer(name, "blueprints")
              for module, names, _ in imports_of(path)
              if in_layer(module, "jobs", "cli") or (module == "" and {"jobs", "cli"} & set(names))]
-    assert set(found) - PENDING == set()
+    assert found == []
 
 
 def test_only_the_scheduler_imports_a_job():
