@@ -60,6 +60,12 @@ LABELS = {
     "risk_level": {1: "一般", 2: "较高", 3: "高"},
     "entry_state": {"active": "有效", "lapsed": "已到期", "removed": "已提前移出（信用修复）",
                     "withdrawn": "已撤回（结论更正）"},
+    "status": {"planned": "待抽样", "sampled": "已抽样", "refused": "拒绝抽样", "testing": "检验中",
+               "tested": "已出结果", "notified": "已告知", "objection": "异议复检中", "final": "结论已确定",
+               "rectifying": "整改中", "rechecked": "已复查"},
+    "move": {"sampling": "抽样", "refusal": "拒绝抽样", "receipt": "样品接收", "result": "检验结果",
+             "notification": "结果告知", "objection": "异议", "finalize": "确定结论", "retest-result": "复检结果",
+             "rectification": "责令整改", "recheck": "复查"},
     "action_kind": {"interview": "约谈", "stop_sale": "责令停止生产销售", "recall": "召回", "case": "立案查处",
                     "referral": "移送"},
 }

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
-from sampling.enums import PURCHASED_STAGES, VERDICTS
+from sampling.enums import LABELS, PURCHASED_STAGES, VERDICTS
 from sampling.errors import InvalidInput, RuleViolation
 
 # States.
@@ -100,7 +100,9 @@ def check_move(state: str, action: str, verdict: str | None = None) -> str:
             return move.target
     allowed = allowed_moves(state, verdict)
     allowed_text = ", ".join(allowed) if allowed else "none"
-    message = f"cannot record {action} on a sample in state '{state}'; allowed: {allowed_text}"
+    allowed_cn = "、".join(LABELS["move"][a] for a in allowed) if allowed else "无"
+    message = (f"cannot record {action} on a sample in state '{state}'; allowed: {allowed_text} "
+               f"(样品状态为“{LABELS['status'][state]}”，不能{LABELS['move'][action]}；可进行：{allowed_cn})")
     raise RuleViolation(message, errors={"status": [message]})
 
 
@@ -112,14 +114,14 @@ def check_report(state: str) -> None:
     """Raise RuleViolation unless a rectification report may be submitted in ``state``."""
     if state not in REPORTABLE_STATES:
         message = (f"a rectification report follows an ordered rectification; "
-                   f"the sample is in state '{state}'")
+                   f"the sample is in state '{state}' (整改报告须在责令整改之后提交)")
         raise RuleViolation(message, errors={"status": [message]})
 
 
 def check_correction(state: str) -> None:
     """Raise RuleViolation unless the sample in ``state`` has a result to correct."""
     if state not in CORRECTABLE_STATES:
-        message = f"a sample in state '{state}' has no result to correct"
+        message = f"a sample in state '{state}' has no result to correct (该样品尚无可更正的检验结果)"
         raise RuleViolation(message, errors={"status": [message]})
 
 
@@ -131,13 +133,14 @@ def check_event_time(name: str, at: datetime, previous_at: datetime, now: dateti
     ``previous_at`` is the time of the sample's latest event; the draw counts as the first.
     """
     if at.tzinfo is None or at.utcoffset() is None:
-        message = "must carry a UTC offset"
-        raise InvalidInput(f"{name} {message}", errors={name: [message]})
+        message = "must carry a UTC offset, e.g. 2026-12-01T09:30:00+08:00"
+        raise InvalidInput(f"{name} must carry a UTC offset (时间须带时区)", errors={name: [message]})
     if at > now + CLOCK_SKEW:
-        raise InvalidInput(f"{name} is in the future", errors={name: ["must not be in the future"]})
+        raise InvalidInput(f"{name} is in the future (时间不能晚于现在)",
+                           errors={name: ["must not be in the future"]})
     if at < previous_at:
         message = f"must not be earlier than the sample's previous event ({_iso(previous_at)})"
-        raise InvalidInput(f"{name} is earlier than the previous event", errors={name: [message]})
+        raise InvalidInput(f"{name} is earlier than the previous event (不能早于上一环节)", errors={name: [message]})
 
 
 def _iso(at: datetime) -> str:
@@ -160,12 +163,13 @@ def check_purchase(stage: str, purchase: dict | None, sampled_on: date) -> None:
     no later than the day it was sampled."""
     if purchase is None:
         if stage in PURCHASED_STAGES:
-            message = f"a sample taken at stage '{stage}' records its purchase (platform, order, price, receipt)"
+            message = (f"a sample taken at stage '{stage}' records its purchase (platform, order, price, receipt) "
+                       f"(网购样品须记录买样信息)")
             raise InvalidInput(message, errors={"purchase": [message]})
         return
     if purchase["received_on"] > sampled_on:
         message = f"must not be after the sampling date ({sampled_on.isoformat()})"
-        raise InvalidInput("the purchase was received after the sampling",
+        raise InvalidInput("the purchase was received after the sampling (收货不能晚于抽样日)",
                            errors={"purchase.received_on": [message]})
 
 
@@ -264,7 +268,7 @@ def check_objection_in_window(
     last_day = objection_due(notified_at, rules)
     if rules.local_date(filed_at) > last_day:
         message = (f"the objection window closed on {last_day.isoformat()} "
-                   f"({rules.objection_days} days after notification)")
+                   f"({rules.objection_days} days after notification) (异议期已过)")
         raise RuleViolation(message, errors={"filed_at": [message]})
 
 
@@ -272,7 +276,8 @@ def check_window_passed(notified_at: datetime, today: date, rules: DeadlineRules
     """Raise RuleViolation while the objection window is still open on ``today``."""
     last_day = objection_due(notified_at, rules)
     if today <= last_day:
-        message = f"the objection window is open until {last_day.isoformat()}; finalize after it"
+        message = (f"the objection window is open until {last_day.isoformat()}; finalize after it "
+                   f"(异议期未满，不能确定结论)")
         raise RuleViolation(message, errors={"status": [message]})
 
 
@@ -282,8 +287,8 @@ def check_rectification_due(due_date: date, final_at: datetime, rules: DeadlineR
     limit = rectification_limit(final_at, rules)
     if not start <= due_date <= limit:
         message = (f"must lie between the final verdict ({start.isoformat()}) and "
-                   f"{limit.isoformat()} ({rules.rectification_days} days after it)")
-        raise InvalidInput("due_date is outside the rectification period",
+                   f"{limit.isoformat()} ({rules.rectification_days} days after it) (整改期限超出法定范围)")
+        raise InvalidInput("due_date is outside the rectification period (整改期限超出法定范围)",
                            errors={"due_date": [message]})
 
 
@@ -301,12 +306,12 @@ class Verdict:
 def derive_verdict(items: list[dict]) -> Verdict:
     """Derive a result's verdict: any failed item fails it; a failed critical item is flagged."""
     if not items:
-        raise InvalidInput("a result needs at least one item",
+        raise InvalidInput("a result needs at least one item (检验结果至少包含一个项目)",
                            errors={"items": ["must list at least one item"]})
     bad = {f"items.{i}.verdict": ["must be 'pass' or 'fail'"]
            for i, item in enumerate(items) if item.get("verdict") not in VERDICTS}
     if bad:
-        raise InvalidInput("an item verdict must be 'pass' or 'fail'", errors=bad)
+        raise InvalidInput("an item verdict must be 'pass' or 'fail' (项目结论须为合格或不合格)", errors=bad)
     failed = [item for item in items if item["verdict"] == FAIL]
     return Verdict(
         verdict=FAIL if failed else PASS,

@@ -61,6 +61,16 @@ def test_every_other_move_is_refused_naming_state_and_allowed_moves(state, actio
     assert err.errors["status"] == [err.message]
 
 
+def test_a_refused_move_is_explained_in_chinese_too():
+    """409s read like every other error: English, then the Chinese a clerk reads."""
+    with pytest.raises(RuleViolation) as caught:
+        lc.check_move(lc.NOTIFIED, "receipt", lc.FAIL)
+    assert "样品状态为“已告知”，不能样品接收；可进行：异议、确定结论" in caught.value.message
+    with pytest.raises(RuleViolation) as caught:
+        lc.check_move(lc.RECHECKED, "recheck", lc.FAIL)
+    assert "可进行：无" in caught.value.message
+
+
 def test_allowed_moves_depend_on_the_verdict():
     assert lc.allowed_moves("planned", None) == ["sampling", "refusal"]
     assert lc.allowed_moves("tested", "pass") == ["notification"]
