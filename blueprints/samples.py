@@ -280,8 +280,9 @@ class SampleSchema(SampleSummarySchema):
     brand = fields.String(allow_none=True)
     model = fields.String(allow_none=True)
     production_date = _day()
-    quantity = fields.String(allow_none=True)
-    reserve_quantity = fields.String(allow_none=True)
+    quantity = fields.Raw(allow_none=True, metadata={
+        "description": "as recorded: a number for a bare count (6), text with its unit (6件)"})
+    reserve_quantity = fields.Raw(allow_none=True, metadata={"description": "like quantity"})
     purchase = fields.Nested(PurchaseOutSchema, allow_none=True,
                              metadata={"description": "the purchase of an online or cross-border sample"})
     visit_inspectors = _codes(allow_none=True)

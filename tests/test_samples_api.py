@@ -149,11 +149,17 @@ def stored(code):
 
 # The paths of the diagram.
 
+def test_a_quantity_reads_back_as_it_was_meant(api, code):
+    """A bare count is a number; a count with its unit is text, as the 抽样单 writes it."""
+    sampled = api.move(code, "sampling", quantity="6件", reserve_quantity=3)
+    assert sampled["quantity"] == "6件" and sampled["reserve_quantity"] == 3
+
+
 def test_a_passing_sample_is_final_as_soon_as_it_is_notified(api, code, world, credit_calls):
     sampled = api.move(code, "sampling")
     assert sampled["status"] == "sampled"
     assert sampled["visit_inspectors"] == [world.team[0].code, world.team[1].code]
-    assert sampled["quantity"] == "6" and sampled["stage"] == "production"
+    assert sampled["quantity"] == 6 and sampled["stage"] == "production"  # a count sent as 6 reads 6
     assert api.move(code, "receipt")["status"] == "testing"
     tested = api.move(code, "result", "pass")
     assert (tested["status"], tested["verdict"]) == ("tested", "pass")

@@ -4,6 +4,7 @@ Every value is plain JSON (dates and instants as ISO 8601 text), so the first an
 keyed request can be stored as it is and given again, byte for byte, to a repeat.
 """
 
+import math
 from datetime import date, datetime
 
 from models.samples import RectificationReport, Result, Sample, SampleEvent
@@ -90,6 +91,19 @@ def event_record(event: SampleEvent) -> dict:
     }
 
 
+def quantity_value(text: str | None) -> int | float | str | None:
+    """A quantity as a client reads it: a bare count is a number (6), one with its unit stays text (6件)."""
+    if text is None:
+        return None
+    for number in (int, float):
+        try:
+            value = number(text)
+        except ValueError:
+            continue
+        return value if math.isfinite(value) else text
+    return text
+
+
 def sample_record(sample: Sample, today: date) -> dict:
     """Everything about one sample: state, visit, results, deadlines as of ``today``, history."""
     standing = result_of(sample)
@@ -97,7 +111,7 @@ def sample_record(sample: Sample, today: date) -> dict:
         **summary_record(sample),
         "allowed_moves": lc.allowed_moves(sample.status, sample.verdict),
         "brand": sample.brand, "model": sample.model, "production_date": iso(sample.production_date),
-        "quantity": sample.quantity, "reserve_quantity": sample.reserve_quantity,
+        "quantity": quantity_value(sample.quantity), "reserve_quantity": quantity_value(sample.reserve_quantity),
         "purchase": purchase_record(sample),
         "visit_inspectors": sample.visit_inspector_codes,
         "sampled_at": iso(sample.sampled_at), "refused_at": iso(sample.refused_at),
