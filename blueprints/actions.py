@@ -5,7 +5,7 @@ from flask_smorest import Page
 from marshmallow import Schema, fields, validate
 
 from auth import SUPERVISOR, actor_name, roles_required
-from blueprints.common import Blueprint, PlainText
+from blueprints.common import Blueprint, Instant, PlainText
 from sampling.enums import ACTION_BASES, ACTION_KINDS, ACTION_STATUSES
 from services import actions
 from services.calendar import now, today
@@ -18,8 +18,8 @@ def _text(max_length: int) -> PlainText:
     return PlainText(allow_none=True, validate=validate.Length(max=max_length))
 
 
-def _time() -> fields.AwareDateTime:
-    return fields.AwareDateTime(format="iso", allow_none=True)
+def _time() -> Instant:
+    return Instant(allow_none=True)
 
 
 def _count() -> fields.Integer:

@@ -37,6 +37,19 @@ class PlainText(fields.String):
         return text
 
 
+class Instant(fields.AwareDateTime):
+    """An ISO 8601 timestamp that carries its UTC offset; an error says how to write one."""
+
+    default_error_messages = {
+        "invalid": "Not a valid ISO 8601 timestamp; write it with its offset, e.g. 2026-12-01T09:30:00+08:00 "
+                   "(时间格式应为ISO 8601并带时区)",
+        "invalid_awareness": "A timestamp needs its UTC offset, e.g. 2026-12-01T09:30:00+08:00 (时间须带时区)",
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(format="iso", **kwargs)
+
+
 def period_field(**kwargs) -> fields.String:
     """A ``YYYYQn`` period."""
     return fields.String(validate=validate.Regexp(PERIOD_PATTERN, error="period must be YYYYQn, e.g. 2026Q4"), **kwargs)

@@ -8,7 +8,7 @@ from flask_smorest import abort
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from auth import current_principal, roles_required
-from blueprints.common import Blueprint, PlainText, SelectPage
+from blueprints.common import Blueprint, Instant, PlainText, SelectPage
 from sampling import lifecycle as lc
 from sampling.credit_code import problem as credit_code_problem
 from sampling.enums import STAGES, VERDICTS
@@ -42,8 +42,8 @@ def _required_text(max_length: int) -> PlainText:
     return PlainText(required=True, validate=validate.Length(min=1, max=max_length))
 
 
-def _event_time() -> fields.AwareDateTime:
-    return fields.AwareDateTime(required=True, format="iso")
+def _event_time() -> Instant:
+    return Instant(required=True)
 
 
 def _inspector_codes() -> fields.List:

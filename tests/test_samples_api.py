@@ -149,6 +149,13 @@ def stored(code):
 
 # The paths of the diagram.
 
+def test_a_time_without_its_offset_is_refused_saying_how_to_write_it(api, code):
+    resp = api.post(code, "sampling", {**api.body("sampling"), "sampled_at": "2026-09-01T09:30:00"})
+    assert resp.status_code == 422
+    message = resp.json["errors"]["json.sampled_at"][0]
+    assert "UTC offset" in message and "+08:00" in message and "时区" in message
+
+
 def test_a_quantity_reads_back_as_it_was_meant(api, code):
     """A bare count is a number; a count with its unit is text, as the 抽样单 writes it."""
     sampled = api.move(code, "sampling", quantity="6件", reserve_quantity=3)
