@@ -170,3 +170,14 @@ def test_the_cycle_finder_finds_a_cycle():
 
 def test_no_import_cycle_between_the_projects_modules():
     assert find_cycle(import_graph(module_level_only=False)) is None
+
+
+def test_pages_carry_no_inline_script_or_style():
+    """The pages' Content-Security-Policy allows only the app's own files: an inline ``style=``,
+    ``<style>`` or ``<script>`` body would be blocked in the browser."""
+    import re
+
+    inline = re.compile(r"""\sstyle\s*=|<style[\s>]|<script(?![^>]*\ssrc=)[^>]*>""", re.IGNORECASE)
+    offenders = [f"{path.name}:{n}" for path in sorted((ROOT / "templates").glob("*.html"))
+                 for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if inline.search(line)]
+    assert offenders == []
