@@ -10,8 +10,7 @@ database itself; on PostgreSQL a transaction-level advisory lock serialises the 
 commit step of the writers of this table.
 """
 
-import json
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy import event, select, text
 from sqlalchemy.orm import Session
@@ -19,6 +18,7 @@ from sqlalchemy.orm import Session
 from extensions import db
 from models.events import PartnerEvent
 from sampling.enums import EVENT_TYPES
+from services.audit import plain
 
 FEED_LOCK = 7_310_002  # PostgreSQL advisory lock: one writer at a time gives out positions
 PENDING = "partner_events_pending"  # Session.info flag: this transaction emitted events
@@ -35,17 +35,6 @@ ASSIGN_POSITIONS = text("""
 """)
 
 
-def _plain(value) -> dict:
-    """JSON-normalise ``value`` (dates as ISO text) so what is stored is what partners read."""
-    return json.loads(json.dumps(value, default=_iso, ensure_ascii=False))
-
-
-def _iso(value):
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    return str(value)
-
-
 def emit(type: str, credit_code: str, at: datetime, data: dict | None = None) -> PartnerEvent:
     """Add one credit event to the caller's transaction; it reaches the feed when that commits.
 
@@ -54,7 +43,7 @@ def emit(type: str, credit_code: str, at: datetime, data: dict | None = None) ->
     """
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown partner event type {type!r}; one of {', '.join(EVENT_TYPES)}")
-    row = PartnerEvent(type=type, credit_code=credit_code, at=at, data=_plain(data or {}))
+    row = PartnerEvent(type=type, credit_code=credit_code, at=at, data=plain(data or {}))
     db.session.add(row)
     db.session.info[PENDING] = True
     return row
