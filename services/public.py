@@ -25,6 +25,7 @@ from sampling import credit
 from sampling.errors import NotFound
 from services import draws
 from services.actions import follow_up_summaries
+from services.audit import published_anchors
 from services.calendar import local_date, timezone
 from services.credit import counted_samples
 from services.lists import PublishedCache
@@ -374,7 +375,8 @@ def list_entry_row(entry: ListEntry, on: date) -> dict:
 
 
 def feed_entries(limit: int = 50) -> list[dict]:
-    """Publications and results announcements, newest first: ``[{id, kind, title, updated, ...}]``."""
+    """Publications, results announcements and the audit trail's daily anchors, newest first:
+    ``[{id, kind, updated, ...}]``."""
     items = []
     for publication in db.session.scalars(select(Publication).order_by(Publication.published_at.desc()).limit(limit)):
         original = [e for e in publication.entries if e.supplement_id is None]
@@ -396,6 +398,9 @@ def feed_entries(limit: int = 50) -> list[dict]:
         plan = plans[plan_id]
         items.append({"id": f"results:{plan_id}", "kind": "results", "plan_id": plan_id, "plan_name": plan.name,
                       "period": plan.period, "updated": updated, "count": count, "failed": int(failed or 0)})
+    for anchor in published_anchors(limit):
+        items.append({"id": f"audit-anchor:{anchor['day'].isoformat()}", "kind": "anchor", "day": anchor["day"],
+                      "events": anchor["events"], "hash": anchor["hash"], "updated": anchor["published_at"]})
     items.sort(key=lambda item: item["updated"], reverse=True)
     return items[:limit]
 

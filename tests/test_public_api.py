@@ -10,7 +10,7 @@ import io
 import json
 import socket
 import xml.etree.ElementTree as ET
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from credit_factory import LAST_QUARTER, counted_sample, day_in
@@ -18,7 +18,9 @@ from lifecycle_factory import make_world
 from test_samples_api import Api
 
 from app import create_app
+from extensions import db
 from services import calendar
+from services.audit import publish_anchor, record_event
 from services.lists import publish_lists
 
 PUBLIC = "/api/v1/public"
@@ -295,6 +297,17 @@ def test_the_atom_feed_announces_publications_and_results(client, factory):
     for entry in feed.findall(f"{ATOM}entry"):
         assert entry.find(f"{ATOM}id").text and entry.find(f"{ATOM}updated").text
         assert entry.find(f"{ATOM}link").get("href").startswith("http")
+
+
+def test_the_feed_publishes_the_audit_trails_daily_anchor(client):
+    """An outsider who keeps the feed holds the trail's head hash of each day (issue 13)."""
+    record_event("create", "category", "X", after={"n": 1}, actor="test")
+    db.session.commit()
+    anchor = publish_anchor(date(2026, 11, 30))
+    feed = ET.fromstring(client.get("/feeds/publications.atom").data)
+    summaries = [e.find(f"{ATOM}summary").text for e in feed.findall(f"{ATOM}entry")
+                 if e.find(f"{ATOM}id").text.endswith("audit-anchors#2026-11-30")]
+    assert len(summaries) == 1 and anchor.hash in summaries[0] and f"共 {anchor.events} 条" in summaries[0]
 
 
 def test_the_plans_list_is_paginated_and_filtered(client, api, factory):
