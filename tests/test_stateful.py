@@ -36,11 +36,12 @@ from test_samples_api import Api, now
 from app import create_app
 from extensions import db
 from models.plans import Plan
-from models.samples import Sample
+from models.samples import RectificationReport, Sample
 from sampling.credit_code import make_code
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = 6
+PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 CHECKS = [not_a_server_error, response_schema_conformance]
 METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -85,22 +86,9 @@ def test_every_operation_reached_with_real_codes(app, client, auth, factory):
         api.walk(code, BEFORE[action])
         return code
 
-    figures: dict[str, Counter] = defaultdict(Counter)
-    statuses: dict[str, Counter] = defaultdict(Counter)
-    failures = []
-
-    def send(kind, label, case, headers):
-        try:
-            resp = case.call_and_validate(app=app, headers=headers, checks=CHECKS)
-        except Exception as exc:  # a check failed: record it, keep going, fail at the end
-            failures.append(f"{label} [{kind}] body={case.body!r}: {str(exc)[:600]}")
-            resp = case.call(app=app, headers=headers)
-        figures[kind]["requests"] += 1
-        figures[kind][f"{resp.status_code // 100}xx"] += 1
-        statuses[label][resp.status_code] += 1
-        if 200 <= resp.status_code < 300:
-            figures[f"operations with a 2xx ({kind})"][label] += 1
-
+    run = Run(app)
+    send = run.send
+    report_params = {"code": world.samples[0].code, "report_id": 0}
     for path, ops in schema.raw_schema["paths"].items():
         for method in (m for m in METHODS if m in ops):
             operation = schema[path][method]
@@ -115,11 +103,15 @@ def test_every_operation_reached_with_real_codes(app, client, auth, factory):
                                           media_type="application/json")
                     send("scenario", label, case, api.actor(valid, action))
             params = {**real_parameters(path, world, plan), **params}
+            params.update(upload_or_draw(label, operation, client, api, world, fresh_at, send, report_params))
+            if "{report_id}" in path:
+                params.update(report_params)
             for case in generated(operation, params):
                 code = params.get("code")
                 headers = api.actor(code, action) if action in BEFORE else api.sup
                 send("generated", label, case, headers)
 
+    figures, statuses, failures = run.figures, run.statuses, run.failures
     summary = write_figures(figures, statuses)
     assert summary["5xx"] == 0 and not failures, "\n".join(failures[:20])
     # The life-cycle operations are reached: none answers only 404 to a real sample.
@@ -130,6 +122,28 @@ def test_every_operation_reached_with_real_codes(app, client, auth, factory):
     assert figures["scenario"]["2xx"] == figures["scenario"]["requests"] > 0
     db.session.expire_all()
     assert db.session.scalar(select(Sample).where(Sample.status == "rechecked").limit(1)) is not None
+
+
+class Run:
+    """Sends the cases, checks each answer, and counts."""
+
+    def __init__(self, app):
+        self.app = app
+        self.figures: dict[str, Counter] = defaultdict(Counter)
+        self.statuses: dict[str, Counter] = defaultdict(Counter)
+        self.failures: list[str] = []
+
+    def send(self, kind, label, case, headers):
+        resp = case.call(app=self.app, headers=headers)
+        try:
+            case.validate_response(resp, checks=CHECKS, headers=headers)
+        except Exception as exc:  # a check failed: record it, keep going, fail at the end
+            self.failures.append(f"{label} [{kind}] body={case.body!r}: {str(exc)[:600]}")
+        self.figures[kind]["requests"] += 1
+        self.figures[kind][f"{resp.status_code // 100}xx"] += 1
+        self.statuses[label][resp.status_code] += 1
+        if 200 <= resp.status_code < 300:
+            self.figures[f"operations with a 2xx ({kind})"][label] += 1
 
 
 def write_figures(figures, statuses) -> dict:
@@ -162,17 +176,39 @@ def real_parameters(path: str, world, plan) -> dict:
     return {name: value for name, value in values.items() if "{" + name + "}" in path}
 
 
+def upload_or_draw(label, operation, client, api, world, fresh_at, send, report_params) -> dict:
+    """The scenario steps of a draw and of a report upload; the path parameters their generated cases use."""
+    if label == "POST /api/v1/plans/{plan_id}/draw":
+        case = operation.Case(path_parameters={"plan_id": new_plan(client, api, world.category)},
+                              body={"public_entropy": "双色球 03 11 19"}, media_type="application/json")
+        send("scenario", label, case, api.sup)
+        return {"plan_id": new_plan(client, api, world.category)}
+    if label == "POST /api/v1/samples/{code}/rectification-report":
+        valid = fresh_at("rectification-report")
+        case = operation.Case(path_parameters={"code": valid}, media_type="multipart/form-data",
+                              body={"submitted_at": now().isoformat(), "file": PDF})
+        send("scenario", label, case, api.sup)
+        report = db.session.scalar(select(RectificationReport).order_by(RectificationReport.id.desc()))
+        report_params.update(code=valid, report_id=report.id)
+    return {}
+
+
+def new_plan(client, api, category) -> int:
+    """A plan made through the API, not drawn yet."""
+    resp = client.post("/api/v1/plans", headers=api.sup, json={
+        "name": "2026年第三季度监督抽查", "level": "municipal", "kind": "routine", "period": "2026Q3",
+        "category_codes": [category.code], "sample_size": 4})
+    assert resp.status_code == 201, resp.get_json()
+    return resp.get_json()["id"]
+
+
 def real_draw(client, api, factory, category):
     """A plan made and drawn through the API (its draw has a real snapshot to verify and export)."""
     for i in range(12):
         factory.enterprise([category], credit_code=make_code(f"91441900{i + 500:09d}"))
     for _ in range(6):
         factory.inspector()
-    resp = client.post("/api/v1/plans", headers=api.sup, json={
-        "name": "2026年第三季度监督抽查", "level": "municipal", "kind": "routine", "period": "2026Q3",
-        "category_codes": [category.code], "sample_size": 4})
-    assert resp.status_code == 201, resp.get_json()
-    plan_id = resp.get_json()["id"]
+    plan_id = new_plan(client, api, category)
     resp = client.post(f"/api/v1/plans/{plan_id}/draw", headers=api.sup, json={"public_entropy": "双色球 03 11 19"})
     assert resp.status_code == 201, resp.get_json()
     db.session.expire_all()
