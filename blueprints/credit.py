@@ -3,7 +3,7 @@
 from flask.views import MethodView
 from marshmallow import Schema, fields
 
-from auth import STAFF, roles_required
+from auth import STAFF, current_principal, roles_required
 from blueprints.common import Blueprint
 from services import calendar, credit
 
@@ -52,8 +52,9 @@ class CreditSchema(Schema):
 
 @blp.route("/enterprises/<credit_code>/credit")
 class EnterpriseCredit(MethodView):
-    @roles_required(*STAFF)
+    @roles_required(*STAFF, "enterprise")
     @blp.response(200, CreditSchema)
     def get(self, credit_code):
-        """The enterprise's grade, whether it is on the red or black list, its entries and history."""
-        return credit.credit_history(credit_code, calendar.today())
+        """The enterprise's grade, whether it is on the red or black list, its entries and history
+        (an enterprise's token: its own only)."""
+        return credit.credit_record_for(current_principal(), credit_code, calendar.today())

@@ -13,12 +13,13 @@ from sqlalchemy import case, func, null, or_, select
 from sqlalchemy.orm import selectinload
 
 from extensions import db
+from models.auth import User
 from models.lists import ListEntry
 from models.registry import Enterprise
 from models.samples import Result, ResultItem, Sample
 from sampling import credit
 from sampling.credit import CreditRules, Entry, Outcome, Record
-from sampling.errors import NotFound
+from sampling.errors import Forbidden, NotFound
 from services import events
 from services.audit import record_event
 from services.calendar import local_date, timezone
@@ -209,6 +210,13 @@ def entry_state(row: ListEntry, record: Record, on: date) -> str:
     if row.removed_at is not None:
         return "removed"
     return "active" if credit.is_active(entry_of(row), on, record) else "lapsed"
+
+
+def credit_record_for(user: User, credit_code: str, on: date) -> dict:
+    """``credit_history`` as ``user`` may read it: staff any enterprise's, an enterprise only its own."""
+    if user.role == "enterprise" and user.enterprise.credit_code != credit_code:
+        raise Forbidden("an enterprise reads only its own credit record (只能查询本企业的信用记录)")
+    return credit_history(credit_code, on)
 
 
 def credit_history(credit_code: str, on: date) -> dict:

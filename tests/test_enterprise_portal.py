@@ -216,3 +216,16 @@ def test_a_failing_samples_whole_life_with_the_enterprises_own_token(client, aut
     [row] = [r for r in public if r["sample_code"] == code]
     assert row["verdict"] == "fail" and row["report_no"] == "RT-001"
     assert "已约谈" in row["follow_up"] and "复查合格" in row["follow_up"]
+
+
+def test_an_enterprise_reads_its_own_credit_record_and_no_other(client, auth, factory, world):
+    """DESIGN.md: the enterprise sees its own credit record; another's is a 403, like its samples."""
+    mine, other = factory.enterprise([world.category]), factory.enterprise([world.category])
+    headers = auth.headers("enterprise", enterprise=mine)
+    own = client.get(f"/api/v1/enterprises/{mine.credit_code}/credit", headers=headers)
+    assert own.status_code == 200 and own.json["credit_code"] == mine.credit_code
+    assert client.get(f"/api/v1/enterprises/{other.credit_code}/credit", headers=headers).status_code == 403
+    unknown = "91441900000000000X"
+    assert client.get(f"/api/v1/enterprises/{unknown}/credit", headers=headers).status_code == 403
+    partner = auth.headers("partner")
+    assert client.get(f"/api/v1/enterprises/{mine.credit_code}/credit", headers=partner).status_code == 403
