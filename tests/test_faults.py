@@ -323,3 +323,257 @@ def test_a_lost_postgresql_connection_is_a_503_and_the_app_recovers(app):
         with other.app_context():
             db.engine.dispose()
         gc.collect()
+
+
+# --- PostgreSQL itself stopped in the middle of a write ---------------------------------------
+#
+# A private PostgreSQL cluster (initdb into a temporary directory, on a free port) is started for
+# these tests and stopped with ``pg_ctl stop -m immediate`` while an import or a draw is inside its
+# transaction; the shared server is never touched. Each write is caught at two moments: while it
+# works on its own (the import staging its rows, the draw computing over the frozen registry) and
+# halfway through its writes, held there by a lock the test takes on a table it writes later
+# (the merge into ``enterprises``, the ``samples`` after ``draws`` and ``selections``).
+
+APP_NAME = "spotcheck-under-fault"  # the app's connections, told apart in pg_stat_activity
+
+
+def postgres_bindir() -> Path | None:
+    """The newest PostgreSQL server binaries on this machine (initdb, pg_ctl), or None."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parent.parent.name)
+                   if p.parent.parent.name.isdigit() else 0)
+    return found[-1].parent if found and (found[-1].parent / "initdb").exists() else None
+
+
+class PrivateCluster:
+    """A throw-away PostgreSQL server in its own directory, on its own port, trust authentication."""
+
+    def __init__(self, bindir: Path):
+        import tempfile
+
+        self.bindir = bindir
+        self.home = Path(tempfile.mkdtemp(prefix="pgfault", dir="/tmp"))  # short: it holds the socket
+        self.data = self.home / "data"
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.as_postgres = os.geteuid() == 0  # initdb refuses to run as root
+        if self.as_postgres:
+            import shutil
+
+            shutil.chown(self.home, "postgres")
+        self.run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8",
+                 "--no-sync")
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    @property
+    def conninfo(self) -> str:
+        return f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres connect_timeout=2"
+
+    def run(self, tool: str, *args: str) -> None:
+        command = [str(self.bindir / tool), *args]
+        if self.as_postgres:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, f"{tool} failed: {done.stdout} {done.stderr} {self.log()}"
+
+    def log(self) -> str:
+        log = self.home / "log"
+        return log.read_text()[-3000:] if log.exists() else ""
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.home} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self.run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.home / "log"), "-w", "-t", "30", "start")
+
+    def stop(self) -> None:
+        """Stop at once: every backend is cut off, nothing of an open transaction is kept."""
+        self.run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "-t", "30", "stop")
+
+    def running(self) -> bool:
+        return (self.data / "postmaster.pid").exists()
+
+    def remove(self) -> None:
+        import shutil
+
+        if self.running():
+            self.stop()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    bindir = postgres_bindir()
+    if bindir is None:
+        message = "the PostgreSQL server binaries (initdb, pg_ctl under /usr/lib/postgresql) are not installed"
+        if os.environ.get("CI") or os.environ.get("REQUIRE_POSTGRES"):
+            pytest.fail(message)
+        pytest.skip(message)
+    private = PrivateCluster(bindir)
+    try:
+        private.start()
+        yield private
+    finally:
+        private.remove()
+
+
+@pytest.fixture
+def stoppable(cluster):
+    """An app on the private cluster, with fresh tables and a supervisor's token: ``(app, token)``."""
+    if not cluster.running():
+        cluster.start()
+    other = create_app({"ENV_NAME": "testing", "SQLALCHEMY_DATABASE_URI": cluster.url, "SQLALCHEMY_ENGINE_OPTIONS": {
+        "pool_pre_ping": True, "connect_args": {"connect_timeout": 2, "application_name": APP_NAME}}})
+    with other.app_context():
+        db.drop_all()
+        db.create_all()
+    token = supervisor_token(other)
+    try:
+        yield other, token
+    finally:
+        with other.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        gc.collect()  # the connections the stop killed are collected here, in this test
+
+
+def app_backend_holds(probe, table: str, granted: bool) -> bool:
+    """Whether the app's connection holds (``granted``) or waits for a lock on ``table``."""
+    return bool(probe.execute(
+        "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+        "JOIN pg_stat_activity a ON a.pid = l.pid WHERE a.application_name = %s AND c.relname = %s "
+        "AND l.granted = %s", (APP_NAME, table, granted)).fetchone()[0])
+
+
+def stop_mid_request(cluster: PrivateCluster, send, caught, timeout: float = 40):
+    """Send a request in a thread; stop the server as soon as ``caught(probe)`` (a connection of
+    the test's own says so); the request's answer."""
+    import psycopg
+
+    answers, failures = [], []
+
+    def request():
+        try:
+            answers.append(send())
+        except BaseException as error:  # noqa: BLE001 - reported below, in the test's thread
+            failures.append(error)
+
+    worker = threading.Thread(target=request, daemon=True)
+    with psycopg.connect(cluster.conninfo, autocommit=True) as probe:
+        worker.start()
+        deadline = time.monotonic() + timeout
+        while not caught(probe):
+            assert worker.is_alive(), f"the request ended before it was caught: {answers or failures}"
+            assert time.monotonic() < deadline, f"the request was not caught within {timeout} s"
+            time.sleep(0.002)
+        cluster.stop()
+    worker.join(timeout)
+    assert not worker.is_alive(), "the request still hangs after the server stopped"
+    assert not failures, failures
+    return answers[0]
+
+
+def holding(cluster: PrivateCluster, lock: str | None):
+    """A connection of the test's own holding ``LOCK TABLE lock`` (None: no lock), or None."""
+    if lock is None:
+        return None
+    import psycopg
+
+    holder = psycopg.connect(cluster.conninfo)
+    holder.execute(f"LOCK TABLE {lock} IN SHARE MODE")  # writers of the table wait for it
+    return holder
+
+
+def row_counts(app) -> dict[str, int]:
+    with app.app_context():
+        found = counts()
+        db.session.remove()
+        return found
+
+
+def upload(csv: bytes) -> dict:
+    import io
+
+    return {"file": (io.BytesIO(csv), "enterprises.csv")}
+
+
+@pytest.mark.postgres
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.parametrize("moment", ["staging its rows", "merging, blocked on enterprises"])
+def test_postgresql_stopped_mid_import_is_a_503_nothing_written_and_the_next_import_succeeds(
+        cluster, stoppable, moment):
+    from services.enterprise_import import STAGED
+
+    other, token = stoppable
+    headers = {"Authorization": f"Bearer {token}"}
+    with other.app_context():
+        seed_categories()
+    before = row_counts(other)
+    csv = make_csv(30_000 if moment.startswith("staging") else 3_000, seed=23)
+    blocker = holding(cluster, None if moment.startswith("staging") else "enterprises")
+    if blocker is None:  # the import's transaction is open and has staged (COPY) a first chunk of rows
+        def caught(probe):
+            return bool(probe.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND xact_start IS NOT NULL "
+                "AND query LIKE %s", (APP_NAME, f"COPY {STAGED.name} %")).fetchone()[0])
+    else:  # every row staged, the merge waits for the test's lock
+        def caught(probe):
+            return app_backend_holds(probe, "enterprises", granted=False)
+    try:
+        resp = stop_mid_request(cluster, lambda: other.test_client().post(
+            "/api/v1/enterprises/import", headers=headers, data=upload(csv), content_type="multipart/form-data"),
+            caught)
+    finally:
+        if blocker is not None:
+            blocker.close()
+    assert_clean_error(resp, 503)
+    assert "nothing was written" in resp.get_json()["message"]
+
+    cluster.start()
+    after = row_counts(other)
+    assert after == before, "the stopped import left rows behind"
+    client = other.test_client()
+    listed = client.get("/api/v1/enterprises", headers=headers)
+    assert listed.status_code == 200 and listed.get_json() == [], listed.get_data(as_text=True)[:300]
+    again = client.post("/api/v1/enterprises/import", headers=headers, data=upload(make_csv(200, seed=23)),
+                        content_type="multipart/form-data")
+    assert again.status_code == 200 and again.get_json() == {"created": 200, "updated": 0}, again.get_json()
+
+
+@pytest.mark.postgres
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.parametrize("moment", ["computing over the frozen registry", "writing, blocked on samples"])
+def test_postgresql_stopped_mid_draw_is_a_503_nothing_written_and_the_next_draw_succeeds(
+        cluster, stoppable, moment):
+    other, token = stoppable
+    headers = {"Authorization": f"Bearer {token}"}
+    with other.app_context():
+        plan_id = make_drawable_plan(sample_size=3000)
+        db.session.remove()
+    before = row_counts(other)
+    blocker = holding(cluster, None if moment.startswith("computing") else "samples")
+    if blocker is None:  # the registry is read (and locked against schema changes) inside the draw's transaction
+        def caught(probe):
+            return app_backend_holds(probe, "enterprises", granted=True)
+    else:  # the draw and its selections are written, the samples wait for the test's lock
+        def caught(probe):
+            return app_backend_holds(probe, "samples", granted=False)
+    try:
+        resp = stop_mid_request(cluster, lambda: other.test_client().post(
+            f"/api/v1/plans/{plan_id}/draw", headers=headers, json={}), caught)
+    finally:
+        if blocker is not None:
+            blocker.close()
+    assert_clean_error(resp, 503)
+
+    cluster.start()
+    after = row_counts(other)
+    assert after == before, "the stopped draw left rows behind"
+    assert after["draws"] == 0 and after["selections"] == 0 and after["samples"] == 0
+    client = other.test_client()
+    assert client.get(f"/api/v1/plans/{plan_id}/draw", headers=headers).status_code == 404
+    drawn = client.post(f"/api/v1/plans/{plan_id}/draw", headers=headers, json={})
+    assert drawn.status_code == 201, drawn.get_data(as_text=True)[:300]
+    assert len(drawn.get_json()["selections"]) == 3000
+    assert row_counts(other)["samples"] == 3000
