@@ -9,6 +9,7 @@ from marshmallow import Schema, fields, validate
 
 from auth import SUPERVISOR, actor_name, roles_required
 from blueprints.common import Blueprint, PlainText
+from sampling.text import csv_cell
 from services import calendar, lists
 
 blp = Blueprint("lists", __name__, url_prefix="/api/v1/lists", description="Red and black lists (红黑榜)")
@@ -164,14 +165,6 @@ class Removal(MethodView):
 
 
 CSV_FIELDS = ("list", "supplement", *lists.ROW_FIELDS, "follow_up", "removed_at", "withdrawn_in")
-
-
-def csv_cell(value) -> str:
-    """A cell: lists joined by ';', and text that a spreadsheet would run as a formula quoted."""
-    if isinstance(value, list):
-        value = ";".join(value)
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def rows_csv(view: dict) -> str:

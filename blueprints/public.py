@@ -13,8 +13,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from blueprints.answer_cache import kept_for
 from blueprints.common import Blueprint, period_field
-from blueprints.lists import csv_cell
 from sampling.enums import PLAN_KINDS, PLAN_LEVELS, STAGES, VERDICTS
+from sampling.text import csv_cell
 from services import calendar, public
 
 blp = kept_for(Blueprint("public", __name__, url_prefix="/api/v1/public",

@@ -12,9 +12,9 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from auth import STAFF, SUPERVISOR, actor_name, current_principal, roles_required
 from blueprints.common import PERIOD_PATTERN, Blueprint, period_field
-from blueprints.lists import csv_cell
 from sampling import stats
 from sampling.enums import CATEGORY_GROUPS, PLAN_KINDS, PLAN_LEVELS, SCALES, STAGES
+from sampling.text import csv_cell
 from services import calendar, coverage, reports
 
 blp = Blueprint("reports", __name__, url_prefix="/api/v1", description="Pass rates against targets")

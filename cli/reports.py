@@ -6,10 +6,10 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from blueprints.lists import csv_cell
 from sampling import stats
 from sampling.enums import CATEGORY_GROUPS, PLAN_KINDS, PLAN_LEVELS
 from sampling.errors import DomainError
+from sampling.text import csv_cell
 from services import reports
 
 reports_cli = AppGroup("reports", help="Pass-rate reports and the sample-size planner.")

@@ -29,3 +29,11 @@ def text_problem(value: str) -> str | None:
 def without_bidi(value: str) -> str:
     """``value`` with every bidirectional control removed (shown in its stored order)."""
     return BIDI_RE.sub("", value)
+
+
+def csv_cell(value) -> str:
+    """A cell: lists joined by ';', and text that a spreadsheet would run as a formula quoted."""
+    if isinstance(value, list):
+        value = ";".join(value)
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
