@@ -15,7 +15,7 @@ from guards import register_guards
 BLUEPRINTS = (
     "health", "categories", "enterprises", "inspectors", "labs", "plans", "samples", "overdue",
     "reports", "lists", "credit", "history", "audit", "pages", "report_pages", "draw_page",
-    "public", "public_pages", "feeds", "partner", "actions", "signals",
+    "public", "public_pages", "feeds", "partner", "actions", "signals", "tasks",
 )
 
 

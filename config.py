@@ -78,6 +78,22 @@ class Config:
     # unchanged (services.reports.AnswerCache checks a stamp of the latest write on every request).
     REPORTS_CACHE = os.environ.get("REPORTS_CACHE", "1") != "0"
 
+    # Background tasks (issue 15). A draw over more candidates than this, or an enterprise upload
+    # larger than this, answers 202 with a task (GET /api/v1/tasks/{id}) instead of running inside
+    # the request, as does any request sent with ``Prefer: respond-async``. An HTTP draw over
+    # 1,000,000 candidates fits in gunicorn's 30 s timeout; ~4 MiB of CSV is ~40,000 rows.
+    DRAW_SYNC_MAX_CANDIDATES = int(os.environ.get("DRAW_SYNC_MAX_CANDIDATES", 2_000_000))
+    IMPORT_SYNC_MAX_BYTES = int(os.environ.get("IMPORT_SYNC_MAX_BYTES", 4 * 1024 * 1024))
+    # Where a queued import's upload waits (default: instance/uploads); removed when its task ends.
+    TASK_UPLOAD_FOLDER = os.environ.get("TASK_UPLOAD_FOLDER")
+    # The web process runs a task it queued in a thread of its own at once; the scheduler picks up
+    # whatever is left queued, and a running task whose heartbeat is older than TASK_STALE_SECONDS
+    # (its process died; its one transaction wrote nothing) is run again once, then failed.
+    TASKS_IN_PROCESS = os.environ.get("TASKS_IN_PROCESS", "1") != "0"
+    TASKS_WAIT = False  # the request waits for the task's thread (the tests, to be deterministic)
+    TASK_HEARTBEAT_SECONDS = 30
+    TASK_STALE_SECONDS = int(os.environ.get("TASK_STALE_SECONDS", 300))
+
     # Published lists are read far more than written: each process keeps rendered answers this
     # long. A write in the process clears its copy at once; other workers follow within the TTL.
     LISTS_CACHE_SECONDS = float(os.environ.get("LISTS_CACHE_SECONDS", 5))
@@ -96,6 +112,7 @@ class TestingConfig(Config):
     TESTING = True
     LISTS_CACHE_SECONDS = 0  # tests share one process across many databases
     HEALTH_CHECK_SECONDS = 0
+    TASKS_WAIT = True  # a queued task has run (in its own thread and app context) when the 202 comes
     SECRET_KEY = "test-only"
     AUDIT_KEY = "test-only-audit-key"
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL")

@@ -1,10 +1,14 @@
 """Enterprises (企业), keyed by unified social credit code, and their CSV import."""
 
+import os
+
+from flask import current_app
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from auth import STAFF, SUPERVISOR, actor_name, roles_required
 from blueprints.common import Blueprint, SelectPage
+from blueprints.tasks import LOCATION_HEADER, PREFER_ASYNC_DOC, TaskSchema, accepted, prefers_async
 from sampling.credit_code import problem as credit_code_problem
 from sampling.enums import (
     DEFAULT_ENTERPRISE_KINDS,
@@ -15,7 +19,7 @@ from sampling.enums import (
     GRADES,
     SCALES,
 )
-from services import enterprise_import, registry, uploads
+from services import calendar, enterprise_import, registry, tasks, uploads
 
 blp = Blueprint("enterprises", __name__, url_prefix="/api/v1/enterprises", description="Enterprises")
 
@@ -113,7 +117,22 @@ class EnterpriseItem(MethodView):
 class EnterpriseImport(MethodView):
     @roles_required(*SUPERVISOR)
     @blp.arguments(ImportFileSchema, location="files")
+    @blp.doc(**PREFER_ASYNC_DOC)
     @blp.response(200, ImportResultSchema)
+    @blp.alt_response(202, schema=TaskSchema, headers=LOCATION_HEADER, success=True,
+                      description="Queued as a task (Prefer: respond-async, or a file larger than "
+                                  "IMPORT_SYNC_MAX_BYTES): follow GET /api/v1/tasks/{id}")
     def post(self, files):
-        """Upsert enterprises from a CSV file, all or nothing; errors are keyed by row number."""
-        return enterprise_import.import_enterprises(uploads.open_csv(files["file"].stream), actor=actor_name())
+        """Upsert enterprises from a CSV file, all or nothing; errors are keyed by row number. A large
+        file, or one sent with ``Prefer: respond-async``, is imported by a task: 202 and its Location."""
+        stream = files["file"].stream
+        size = stream.seek(0, os.SEEK_END)
+        stream.seek(0)
+        config = current_app.config
+        if not prefers_async() and size <= config["IMPORT_SYNC_MAX_BYTES"]:
+            return enterprise_import.import_enterprises(uploads.open_csv(stream), actor=actor_name())
+        folder = config["TASK_UPLOAD_FOLDER"] or os.path.join(current_app.instance_path, "uploads")
+        task = tasks.queue_import(stream, actor=actor_name(), now=calendar.now(), folder=folder)
+        response = accepted(task)
+        tasks.start(task.id)
+        return response

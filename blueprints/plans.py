@@ -5,14 +5,15 @@ server seed, the export and the verification) is for supervisors until it is pub
 sample of the plan is still ``planned``, or when a supervisor publishes it.
 """
 
-from flask import Response
+from flask import Response, current_app
 from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from auth import SUPERVISOR, actor_name, current_principal, roles_required
 from blueprints.common import Blueprint, PlainText, SelectPage, period_field
+from blueprints.tasks import LOCATION_HEADER, PREFER_ASYNC_DOC, TaskSchema, accepted, prefers_async
 from sampling.enums import GRADES, PLAN_KINDS, PLAN_LEVELS, STAGES
-from services import calendar, draws, plans
+from services import calendar, draws, plans, tasks
 
 blp = Blueprint("plans", __name__, url_prefix="/api/v1/plans", description="Spot-check plans and the draw")
 
@@ -134,11 +135,23 @@ class PlanItem(MethodView):
 class PlanDraw(MethodView):
     @roles_required(*SUPERVISOR)
     @blp.arguments(DrawRequestSchema)
+    @blp.doc(**PREFER_ASYNC_DOC)
     @blp.response(201, DrawSchema)
-    @blp.alt_response(409, description="Already drawn, or a rule of the draw cannot be met")
+    @blp.alt_response(202, schema=TaskSchema, headers=LOCATION_HEADER, success=True,
+                      description="Queued as a task (Prefer: respond-async, or more candidates than "
+                                  "DRAW_SYNC_MAX_CANDIDATES): follow GET /api/v1/tasks/{id}")
+    @blp.alt_response(409, description="Already drawn (or being drawn), or a rule of the draw cannot be met")
     def post(self, body, plan_id):
-        """Run the plan's one draw; a second draw, or rules that cannot be met, is a 409."""
-        return draws.draw_plan(plan_id, body["public_entropy"], actor=actor_name(), now=calendar.now())
+        """Run the plan's one draw; a second draw, or rules that cannot be met, is a 409. A large
+        draw, or one asked with ``Prefer: respond-async``, runs as a task: 202 and its Location."""
+        outcome = tasks.request_draw(plan_id, body["public_entropy"], actor=actor_name(), now=calendar.now(),
+                                     respond_async=prefers_async(),
+                                     sync_max_candidates=current_app.config["DRAW_SYNC_MAX_CANDIDATES"])
+        if isinstance(outcome, dict):
+            return outcome
+        response = accepted(outcome)
+        tasks.start(outcome.id)
+        return response
 
     @blp.doc(**OPTIONAL_AUTH_DOC)
     @blp.response(200, DrawSchema)

@@ -15,7 +15,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from extensions import db
-from jobs import audit, followup, lapse, overdue, publish
+from jobs import audit, followup, lapse, overdue, publish, tasks
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ def job_table() -> list[tuple[str, object, dict]]:
         ("flag_overdue", overdue.flag_overdue, {"hour": 0, "minute": 50}),
         ("flag_overdue_actions", followup.flag_overdue_actions, {"hour": 0, "minute": 55}),
         ("anchor_audit", audit.anchor_audit, {"hour": 1, "minute": 0}),  # after the night's writes
+        ("run_tasks", tasks.run_tasks, {"second": "*/10"}),  # queued draws and imports, stale ones
     ]
 
 
@@ -41,7 +42,7 @@ def run_job(app: Flask, job_id: str, function) -> object:
     with app.app_context():
         try:
             outcome = function()
-            log.info("job %s done: %s", job_id, outcome)
+            log.log(logging.INFO if outcome else logging.DEBUG, "job %s done: %s", job_id, outcome)
             return outcome
         except Exception:
             db.session.rollback()

@@ -11,10 +11,11 @@ from models.registry import Category, Enterprise, Inspector, Lab
 from models.reports import TargetRate
 from models.samples import IdempotencyRecord, RectificationReport, Result, ResultItem, Sample, SampleEvent
 from models.signals import RiskSignal
+from models.tasks import Task
 
 __all__ = [
     "AuditAnchor", "AuditEvent", "AuditHead", "Base", "Category", "Draw", "Enterprise", "FollowUpAction",
     "IdempotencyRecord", "Inspector", "Lab", "ListEntry", "PartnerEvent", "Plan", "Publication",
     "RectificationReport", "Result", "ResultItem", "RiskSignal", "Sample", "SampleEvent", "Selection", "Supplement",
-    "TargetRate", "User",
+    "TargetRate", "Task", "User",
 ]

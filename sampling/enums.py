@@ -66,6 +66,9 @@ LABELS = {
     "move": {"sampling": "抽样", "refusal": "拒绝抽样", "receipt": "样品接收", "result": "检验结果",
              "notification": "结果告知", "objection": "异议", "finalize": "确定结论", "retest-result": "复检结果",
              "rectification": "责令整改", "recheck": "复查"},
+    "task_kind": {"draw": "抽取", "enterprise_import": "企业导入"},
+    "task_status": {"queued": "排队中", "running": "进行中", "succeeded": "已完成", "failed": "失败"},
+    "task_stage": {"reading": "读取数据", "drawing": "抽取计算", "writing": "写入结果", "done": "已结束"},
     "action_kind": {"interview": "约谈", "stop_sale": "责令停止生产销售", "recall": "召回", "case": "立案查处",
                     "referral": "移送"},
 }
@@ -82,3 +85,10 @@ EVENT_TYPES = ("grade_changed", "listed", "lapsed", "removed", "serious_failure"
 # Red/black lists (红黑榜): which list, and how serious a black entry is.
 LIST_NAMES = ("red", "black")
 SEVERITIES = ("general", "serious")
+
+# Background tasks (后台任务): a draw or an enterprise import too large for one request, what
+# state each is in, and the stage it has reached (a short word; LABELS names it in Chinese).
+TASK_KINDS = ("draw", "enterprise_import")
+TASK_STATUSES = ("queued", "running", "succeeded", "failed")
+TASK_ACTIVE_STATUSES = ("queued", "running")
+TASK_STAGES = ("reading", "drawing", "writing", "done")

@@ -11,6 +11,7 @@ or no sample of its plan still ``planned``).
 
 import json
 import zlib
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import func, select, text
@@ -43,20 +44,25 @@ class NotPublicYet(DomainError):
 # --- the draw -----------------------------------------------------------------------------
 
 
-def draw_plan(plan_id: int, public_entropy: str, actor: str, now: datetime) -> dict:
+def draw_plan(plan_id: int, public_entropy: str, actor: str, now: datetime,
+              progress: Callable[[str, int, int], object] | None = None) -> dict:
     """Draw the plan: freeze the registry, pick enterprises, teams and labs, store it all at once.
 
     Returns the draw as ``GET /plans/{id}/draw`` shows it, built from what was computed.
+    ``progress(stage, done, total)`` is told each stage the draw enters (a background task shows it).
     """
+    progress = progress or (lambda *_: None)
     plan = get_plan(plan_id)
     if plan.draw is not None:
         raise _already_drawn(plan_id)
     public_entropy = public_entropy or ""
     registry = draw_registry(plan, now)
+    progress("drawing", 1, 3)
     rules = draw_rules(plan)
     seed = algorithm.effective_seed(plan.server_seed, public_entropy)
     result = algorithm.run_draw(seed, plan.id, registry.candidates, registry.inspectors, registry.labs, rules,
                                 algorithm.ALGORITHM)
+    progress("writing", 2, 3)
     allocation = result.allocation
     draw = Draw(
         plan_id=plan.id, public_entropy=public_entropy, seed=seed, registry_hash=result.registry_hash,
@@ -76,6 +82,7 @@ def draw_plan(plan_id: int, public_entropy: str, actor: str, now: datetime) -> d
     except IntegrityError:
         db.session.rollback()
         raise _already_drawn(plan_id) from None
+    progress("done", 3, 3)
     return answer
 
 

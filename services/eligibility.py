@@ -164,3 +164,22 @@ def lab_pool(children: dict[int, list[int]], category_codes: dict[int, str]) -> 
         for code, (capacity, roots) in active.items()
     ]
     return labs, ids
+
+
+def candidate_count(plan: Plan) -> int:
+    """How many enterprises ``plan`` may draw from, counted in one statement: active, of the
+    stage's kind, in a plan region, registered for a plan category or a sub-category. An upper
+    bound of the draw's candidates (the exclusion window and the coverage limit are not applied),
+    cheap enough to decide whether a draw runs inside the request."""
+    category_ids, children, _ = category_tree()
+    scope = with_descendants((category_ids[code] for code in plan.category_codes), children)
+    registered = (
+        select(enterprise_categories.c.enterprise_id)
+        .where(enterprise_categories.c.enterprise_id == Enterprise.id, enterprise_categories.c.category_id.in_(scope))
+        .exists()
+    )
+    stmt = select(func.count()).select_from(Enterprise).where(
+        Enterprise.status == "active", Enterprise.of_kind(STAGE_KINDS[plan.stage]), registered)
+    if plan.regions:
+        stmt = stmt.where(Enterprise.region.in_(plan.regions))
+    return db.session.scalar(stmt)

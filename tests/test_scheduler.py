@@ -18,7 +18,7 @@ def test_jobs_run_on_their_cron_in_shanghai_time(app):
     sched = scheduler.build_scheduler(app, BackgroundScheduler)
     jobs = {job.id: job for job in sched.get_jobs()}
     assert set(jobs) == {"publish_lists", "lapse_entries", "flag_overdue", "finalize_expired", "refresh_grades",
-                         "flag_overdue_actions", "anchor_audit"}
+                         "flag_overdue_actions", "anchor_audit", "run_tasks"}
     trigger = jobs["publish_lists"].trigger
     assert str(trigger.timezone) == "Asia/Shanghai"
     # After the last moment of Q1 in Shanghai, the next run is on 1 April, Shanghai time.
