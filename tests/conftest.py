@@ -32,7 +32,9 @@ def app(tmp_path_factory):
     """One app per test session; tables created once and emptied after every test."""
     url = os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
     tokens = tmp_path_factory.mktemp("instance") / "demo-tokens.txt"  # never the developer's own file
-    app = create_app({"ENV_NAME": "testing", "SQLALCHEMY_DATABASE_URI": url, "DEMO_TOKENS_FILE": str(tokens)})
+    uploads = tmp_path_factory.mktemp("uploads")  # a queued import's file, never in the instance folder
+    app = create_app({"ENV_NAME": "testing", "SQLALCHEMY_DATABASE_URI": url, "DEMO_TOKENS_FILE": str(tokens),
+                      "TASK_UPLOAD_FOLDER": str(uploads)})
     with app.app_context():
         db.drop_all()
         db.create_all()

@@ -344,3 +344,16 @@ def test_the_prefer_header_is_read_as_rfc_7240_writes_it(app, header, wanted):
 
     with app.test_request_context(headers={"Prefer": header} if header else {}):
         assert prefers_async() is wanted
+
+
+def test_the_cli_lists_tasks_and_runs_the_queued_ones(app, client, auth, world, queued_only):
+    sup = auth.headers("supervisor")
+    plan = create_plan(client, sup)
+    task_id = client.post(f"/api/v1/plans/{plan['id']}/draw", json={}, headers={**sup, **ASYNC}).get_json()["id"]
+    runner = app.test_cli_runner()
+    listed = runner.invoke(args=["tasks", "list"])
+    assert listed.exit_code == 0 and f"{task_id}\tdraw\tqueued" in listed.output
+    ran = runner.invoke(args=["tasks", "run"])
+    assert ran.exit_code == 0, ran.output
+    assert f"ran: {task_id}" in ran.output
+    assert f"{task_id}\tdraw\tsucceeded\tdone\t3/3" in runner.invoke(args=["tasks", "list"]).output
