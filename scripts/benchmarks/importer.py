@@ -169,9 +169,25 @@ def run_http(server: Gunicorn, token: str, path: Path) -> dict:
     try:
         with urllib.request.urlopen(request, timeout=900) as response:
             summary = json.loads(response.read())
+            if response.status == 202:  # a file over IMPORT_SYNC_MAX_BYTES: a task, followed to its end
+                summary = follow_task(response.headers["Location"], token)
     except (OSError, ValueError) as error:  # the worker killed at its timeout: no answer, or a 5xx
         summary = f"FAILED: {error}"
     return {"seconds": time.perf_counter() - start, "summary": summary, "rss_mib": server.worker_peak_rss_mib()}
+
+
+def follow_task(location: str, token: str) -> dict | str:
+    """The result of the background task at ``location`` once it has finished (polled every 0.2 s)."""
+    while True:
+        request = urllib.request.Request(f"http://127.0.0.1:{HTTP_PORT}{location}",
+                                         headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            task = json.loads(response.read())
+        if task["status"] == "succeeded":
+            return task["result"]
+        if task["status"] == "failed":
+            return f"FAILED: {task['error']}"
+        time.sleep(0.2)
 
 
 def run_baseline(url: str, data: bytes) -> float:
