@@ -36,7 +36,7 @@ from models.tasks import Task
 from sampling.enums import TASK_ACTIVE_STATUSES
 from sampling.errors import DomainError, NotFound, RuleViolation
 from services import calendar, draws, enterprise_import
-from services.eligibility import candidate_count
+from services.eligibility import more_candidates_than
 from services.plans import get_plan
 from services.uploads import open_csv
 
@@ -64,7 +64,7 @@ def request_draw(plan_id: int, public_entropy: str, actor: str, now: datetime, r
                                                       Task.status.in_(TASK_ACTIVE_STATUSES)))
     if running is not None:
         raise draw_in_progress(plan_id, running)
-    if not respond_async and candidate_count(plan) <= sync_max_candidates:
+    if not respond_async and not more_candidates_than(plan, sync_max_candidates):
         return draws.draw_plan(plan_id, public_entropy, actor=actor, now=now)
     task = Task(kind="draw", plan_id=plan_id, status="queued", created_by=actor, created_at=now,
                 params={"plan_id": plan_id, "public_entropy": public_entropy or ""})
