@@ -5,6 +5,7 @@ from flask_smorest import Page
 from marshmallow import Schema, fields, validate
 
 from auth import SUPERVISOR, actor_name, roles_required
+from blueprints.answer_cache import kept_while_unchanged
 from blueprints.common import Blueprint, Instant, PlainText
 from sampling.enums import ACTION_BASES, ACTION_KINDS, ACTION_STATUSES
 from services import actions
@@ -96,6 +97,7 @@ class SampleActions(MethodView):
 @blp.route("/actions")
 class Actions(MethodView):
     @roles_required(*SUPERVISOR)
+    @kept_while_unchanged
     @blp.arguments(ActionQuerySchema, location="query")
     @blp.response(200, ActionSchema(many=True))
     @blp.paginate(Page)

@@ -1,12 +1,23 @@
-"""Public answers served again for a few seconds: the open data, the public pages and the feed are
-read far more than written, so each process keeps a successful GET's answer, keyed by its URL, for
-``LISTS_CACHE_SECONDS`` (0 in the tests). A new result shows within that time; nothing private is
-ever kept, since only the public blueprints use this.
+"""Answers served again without being made again, two ways.
+
+- ``kept_for(blp)``: the open data, the public pages and the feed are read far more than
+  written, so each process keeps a successful GET's answer, keyed by its URL, for
+  ``LISTS_CACHE_SECONDS`` (0 in the tests). A new result shows within that time; nothing
+  private is ever kept, since only the public blueprints use this.
+- ``kept_while_unchanged``: a view's successful GET answer kept per process while the data
+  stamp (``services.reports.data_stamp``: the latest audit event and the latest sample) is
+  unchanged, keyed by its URL, the caller's access scope and the day. Every write moves the
+  stamp, so a write shows at once, in every worker; a repeat costs the stamp's one small
+  statement instead of the queries and the serialization. Authentication and the role check
+  run before it on every request.
 """
 
-from flask import Blueprint, request
+import functools
 
-from services import public
+from flask import Blueprint, current_app, make_response, request
+
+from auth import current_principal, request_stamp
+from services import calendar, public, reports
 
 KEPT_HEADERS = ("Content-Type", "X-Pagination", "Content-Disposition")
 
@@ -25,9 +36,14 @@ def serve_kept():
 def keep(response):
     """Keep a successful GET's answer for its URL."""
     if request.method == "GET" and response.status_code == 200 and not response.is_streamed:
-        headers = {name: response.headers[name] for name in KEPT_HEADERS if name in response.headers}
-        public.keep_answer(("answer", request.host, request.full_path), (response.get_data(), 200, headers))
+        kept = (response.get_data(), 200, kept_headers(response))
+        public.keep_answer(("answer", request.host, request.full_path), kept)
     return response
+
+
+def kept_headers(response) -> dict:
+    """The headers of an answer that belong to its content (the rest are added on every answer)."""
+    return {name: response.headers[name] for name in KEPT_HEADERS if name in response.headers}
 
 
 def kept_for(blp: Blueprint) -> Blueprint:
@@ -35,3 +51,57 @@ def kept_for(blp: Blueprint) -> Blueprint:
     blp.before_request(serve_kept)
     blp.after_request(keep)
     return blp
+
+
+def access_scope() -> tuple | None:
+    """What decides which rows the caller may see: the role and the record its token is bound to
+    (``services.samples.access.visible_to`` and the role checks read nothing else). Asking for it
+    authenticates the request: a bad token is a 401 before anything is served."""
+    user = current_principal()
+    if user is None:
+        return None
+    return user.role, user.inspector_id, user.lab_id, user.enterprise_id
+
+
+def view_answers() -> reports.AnswerCache:
+    """This app's store of view answers kept against the data stamp."""
+    return current_app.extensions.setdefault("view_answers", reports.AnswerCache())
+
+
+def kept_while_unchanged(view=None, *, by_caller: bool = True):
+    """Serve the view's successful GET answer again while the data stamp is unchanged.
+
+    The key is the host and the URL with its query, today (some answers say what is overdue or
+    lapsed today) and, ``by_caller``, the caller's access scope; ``by_caller=False`` is for a
+    view whose answer is the same for everyone and which reads no token (a bad one is ignored
+    there, as before). Only a 200 that is not streamed is kept; an error is made again each
+    time. Put it under ``roles_required`` and above flask-smorest's decorators, so what is kept
+    is the finished answer (body and pagination header).
+    """
+    if view is None:
+        return functools.partial(kept_while_unchanged, by_caller=by_caller)
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if request.method != "GET":
+            return view(*args, **kwargs)
+        scope = access_scope() if by_caller else "everyone"
+        key = ("view", request.host, request.full_path, scope, calendar.today())
+        made = []
+
+        def make():
+            response = make_response(view(*args, **kwargs))
+            made.append(response)
+            if response.status_code != 200 or response.is_streamed or response.direct_passthrough:
+                return None
+            return response.get_data(), kept_headers(response)
+
+        kept = view_answers().get_or_make(key, make, request_stamp())
+        if made:  # made now: the answer itself, whatever it was
+            return made[0]
+        if kept is None:  # an error made earlier at this stamp: make it again
+            return view(*args, **kwargs)
+        body, headers = kept
+        return current_app.response_class(body, status=200, headers=headers)
+
+    return wrapper

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from flask import Blueprint, render_template, send_file
 
+from blueprints.answer_cache import kept_while_unchanged
 from blueprints.public_pages import page_number
 from services import draws
 
@@ -15,6 +16,7 @@ VERIFIER = Path(__file__).resolve().parent.parent / "scripts" / "verify_draw.py"
 
 
 @blp.get("/draws/<int:plan_id>")
+@kept_while_unchanged(by_caller=False)
 def draw_page(plan_id):
     """A published draw: commitment, seeds, registry hash, the drawn enterprises and how to verify them."""
     shown = draws.public_draw(plan_id, page_number(), PAGE_SIZE)

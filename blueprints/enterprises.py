@@ -7,6 +7,7 @@ from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from auth import STAFF, SUPERVISOR, actor_name, roles_required
+from blueprints.answer_cache import kept_while_unchanged
 from blueprints.common import Blueprint, SelectPage
 from blueprints.tasks import LOCATION_HEADER, PREFER_ASYNC_DOC, TaskSchema, accepted, prefers_async
 from sampling.credit_code import problem as credit_code_problem
@@ -82,6 +83,7 @@ class ImportResultSchema(Schema):
 @blp.route("")
 class Enterprises(MethodView):
     @roles_required(*STAFF)
+    @kept_while_unchanged
     @blp.arguments(EnterpriseQuerySchema, location="query")
     @blp.response(200, EnterpriseSchema(many=True))
     @blp.paginate(SelectPage)

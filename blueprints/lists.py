@@ -8,6 +8,7 @@ from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
 from auth import SUPERVISOR, actor_name, roles_required
+from blueprints.answer_cache import kept_while_unchanged
 from blueprints.common import Blueprint, PlainText
 from sampling.text import csv_cell
 from services import calendar, lists
@@ -101,6 +102,7 @@ def cached_period(period: str) -> tuple[dict, str]:
 
 @blp.route("")
 class Publications(MethodView):
+    @kept_while_unchanged(by_caller=False)
     @blp.response(200, PublicationSchema(many=True))
     @blp.paginate()
     def get(self, pagination_parameters):
@@ -126,6 +128,7 @@ class PublicationItem(MethodView):
 
 @blp.route("/<period>.csv")
 class PublicationCsv(MethodView):
+    @kept_while_unchanged(by_caller=False)
     @blp.response(200, {"type": "string"}, content_type="text/csv")
     @blp.alt_response(404, response="DEFAULT_ERROR", description="Not published (yet)")
     def get(self, period):

@@ -5,6 +5,7 @@ Jinja2 autoescapes every value; nothing here marks text safe.
 
 from flask import Blueprint, abort, render_template, request
 
+from blueprints.answer_cache import kept_while_unchanged
 from sampling.credit import PERIOD_RE
 from sampling.errors import NotFound
 from services import lists, public
@@ -18,6 +19,7 @@ def index():
 
 
 @blp.get("/lists")
+@kept_while_unchanged(by_caller=False)
 def lists_page():
     """Every published period's red and black lists."""
     return render_template("lists.html", publications=lists.publication_index())

@@ -10,6 +10,7 @@ from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from auth import SUPERVISOR, actor_name, current_principal, roles_required
+from blueprints.answer_cache import kept_while_unchanged
 from blueprints.common import Blueprint, PlainText, SelectPage, period_field
 from blueprints.tasks import LOCATION_HEADER, PREFER_ASYNC_DOC, TaskSchema, accepted, prefers_async
 from sampling.enums import GRADES, PLAN_KINDS, PLAN_LEVELS, STAGES
@@ -109,6 +110,7 @@ class VerificationSchema(Schema):
 
 @blp.route("")
 class Plans(MethodView):
+    @kept_while_unchanged(by_caller=False)
     @blp.response(200, PlanSchema(many=True))
     @blp.paginate(SelectPage)
     def get(self):
@@ -125,6 +127,7 @@ class Plans(MethodView):
 
 @blp.route("/<int:plan_id>")
 class PlanItem(MethodView):
+    @kept_while_unchanged(by_caller=False)
     @blp.response(200, PlanSchema)
     def get(self, plan_id):
         """One plan with its seed commitment (public)."""
@@ -153,6 +156,7 @@ class PlanDraw(MethodView):
         tasks.start(outcome.id)
         return response
 
+    @kept_while_unchanged
     @blp.doc(**OPTIONAL_AUTH_DOC)
     @blp.response(200, DrawSchema)
     def get(self, plan_id):

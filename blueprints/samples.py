@@ -8,6 +8,7 @@ from flask_smorest import abort
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from auth import current_principal, roles_required
+from blueprints.answer_cache import kept_while_unchanged
 from blueprints.common import Blueprint, Instant, PlainText, SelectPage
 from sampling import lifecycle as lc
 from sampling.credit_code import problem as credit_code_problem
@@ -335,6 +336,7 @@ def _key() -> str | None:
 @blp.route("")
 class Samples(MethodView):
     @roles_required(*samples.READER_ROLES)
+    @kept_while_unchanged
     @blp.arguments(SampleQuerySchema, location="query")
     @blp.response(200, SampleSummarySchema(many=True))
     @blp.paginate(SamplePage)

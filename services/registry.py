@@ -7,7 +7,7 @@ write takes the ``actor`` the audit trail names and records its event in its own
 from collections.abc import Iterable
 
 from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, selectinload
 
 from extensions import db
 from models.registry import Category, Enterprise, Inspector, Lab
@@ -110,7 +110,7 @@ def shop_problems(kinds, platform: str | None, shop_id: str | None) -> dict[str,
 
 def list_enterprises(filters: dict) -> Select:
     """Enterprises by credit code, filtered by region, status, grade, category or a search term."""
-    stmt = select(Enterprise).order_by(Enterprise.credit_code)
+    stmt = select(Enterprise).options(selectinload(Enterprise.categories)).order_by(Enterprise.credit_code)
     for field in ("region", "status"):
         if field in filters:
             stmt = stmt.where(getattr(Enterprise, field) == filters[field])

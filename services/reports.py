@@ -485,11 +485,12 @@ class AnswerCache:
         self._entries: dict = {}
         self._lock = threading.Lock()
 
-    def get_or_make(self, key, make: Callable):
-        """The answer for ``key`` made at the current stamp, or ``make()`` (then kept)."""
+    def get_or_make(self, key, make: Callable, stamp: tuple | None = None):
+        """The answer for ``key`` made at the current stamp, or ``make()`` (then kept). ``stamp``:
+        the stamp as read earlier in the same request, before anything was made."""
         if not current_app.config["REPORTS_CACHE"]:
             return make()
-        stamp = data_stamp()
+        stamp = stamp if stamp is not None else data_stamp()
         hit = self._entries.get(key)
         if hit is not None and hit[0] == stamp:
             return hit[1]

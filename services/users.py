@@ -8,7 +8,8 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
+from sqlalchemy.orm import make_transient_to_detached
 
 from extensions import db
 from models.auth import User
@@ -38,6 +39,24 @@ def new_token() -> str:
 def user_of_token(token: str) -> User | None:
     """The user a bearer token was issued to, revoked or expired ones included; None if none."""
     return db.session.scalar(select(User).where(User.token_hash == hash_token(token)))
+
+
+def user_fields(user: User) -> dict:
+    """A user's columns, from which ``attached_user`` makes it again without a query."""
+    return {column.key: getattr(user, column.key) for column in inspect(User).column_attrs}
+
+
+def attached_user(fields: dict) -> User:
+    """The user of ``fields`` (``user_fields``) in the current session, as if loaded by a query:
+    the one the session holds already, or one made from the fields and attached without a query
+    (its relationships load on use)."""
+    held = db.session.identity_map.get(db.session.identity_key(User, fields["id"]))
+    if held is not None:
+        return held
+    user = User(**fields)
+    make_transient_to_detached(user)
+    db.session.add(user)
+    return user
 
 
 def create_user(name: str, role: str, *, actor: str, now: datetime, bound_to: str | None = None,
