@@ -68,22 +68,24 @@ def view_answers() -> reports.AnswerCache:
     return current_app.extensions.setdefault("view_answers", reports.AnswerCache())
 
 
-def kept_while_unchanged(view=None, *, by_caller: bool = True):
+def kept_while_unchanged(view=None, *, by_caller: bool = True, tokenless_only: bool = False):
     """Serve the view's successful GET answer again while the data stamp is unchanged.
 
     The key is the host and the URL with its query, today (some answers say what is overdue or
     lapsed today) and, ``by_caller``, the caller's access scope; ``by_caller=False`` is for a
     view whose answer is the same for everyone and which reads no token (a bad one is ignored
-    there, as before). Only a 200 that is not streamed is kept; an error is made again each
-    time. Put it under ``roles_required`` and above flask-smorest's decorators, so what is kept
+    there, as before). ``tokenless_only``: only answers to requests without a token are kept
+    (what the public may read of a published draw, stored once by the draw service); a token's
+    request is made afresh each time. Only a 200 that is not streamed is kept; an error is made
+    again each time. Put it under ``roles_required`` and above flask-smorest's decorators, so what is kept
     is the finished answer (body and pagination header).
     """
     if view is None:
-        return functools.partial(kept_while_unchanged, by_caller=by_caller)
+        return functools.partial(kept_while_unchanged, by_caller=by_caller, tokenless_only=tokenless_only)
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
-        if request.method != "GET":
+        if request.method != "GET" or (tokenless_only and "Authorization" in request.headers):
             return view(*args, **kwargs)
         scope = access_scope() if by_caller else "everyone"
         key = ("view", request.host, request.full_path, scope, calendar.today())

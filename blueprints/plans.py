@@ -166,6 +166,7 @@ class PlanDraw(MethodView):
 
 @blp.route("/<int:plan_id>/draw/verify")
 class PlanDrawVerify(MethodView):
+    @kept_while_unchanged(tokenless_only=True)
     @blp.doc(**OPTIONAL_AUTH_DOC)
     @blp.response(200, VerificationSchema)
     def get(self, plan_id):
@@ -175,6 +176,7 @@ class PlanDrawVerify(MethodView):
 
 @blp.route("/<int:plan_id>/draw/export")
 class PlanDrawExport(MethodView):
+    @kept_while_unchanged(tokenless_only=True)
     @blp.doc(**OPTIONAL_AUTH_DOC)
     @blp.response(200, description="The draw file that scripts/verify_draw.py checks")
     def get(self, plan_id):

@@ -11,6 +11,7 @@ from flask_smorest import abort
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from auth import STAFF, SUPERVISOR, actor_name, current_principal, roles_required
+from blueprints.answer_cache import kept_while_unchanged
 from blueprints.common import PERIOD_PATTERN, Blueprint, period_field
 from sampling import stats
 from sampling.enums import CATEGORY_GROUPS, PLAN_KINDS, PLAN_LEVELS, SCALES, STAGES
@@ -248,6 +249,7 @@ class SampleSize(MethodView):
 
 @blp.route("/targets")
 class Targets(MethodView):
+    @kept_while_unchanged(by_caller=False)
     @blp.response(200, TargetTableSchema)
     def get(self):
         """The target table: every plan level × category group with its rate (public)."""
