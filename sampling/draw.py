@@ -48,7 +48,7 @@ import math
 import secrets
 from bisect import bisect_left, insort
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
@@ -314,7 +314,32 @@ def apply_exclusion_window(
 
 def canonical_json(obj) -> bytes:
     """The canonical UTF-8 JSON text that hashes are taken over."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    return b"".join(canonical_pieces(obj))
+
+
+def canonical_pieces(obj) -> Iterator[bytes]:
+    """``canonical_json(obj)`` in pieces whose concatenation is exactly that text: a dict's
+    lists item by item, so a province's snapshot (a million credit codes) is never one str in
+    memory, whose Chinese region names would make it four times the size of its UTF-8 bytes."""
+    if not (isinstance(obj, dict) and all(isinstance(k, str) for k in obj)):
+        yield _dumps(obj).encode("utf-8")
+        return
+    yield b"{"
+    for n, key in enumerate(sorted(obj)):
+        yield (b',"' if n else b'"') + _dumps(key)[1:].encode("utf-8") + b":"
+        value = obj[key]
+        if isinstance(value, list):
+            yield b"["
+            for i, item in enumerate(value):
+                yield (b"," if i else b"") + _dumps(item).encode("utf-8")
+            yield b"]"
+        else:
+            yield _dumps(value).encode("utf-8")
+    yield b"}"
+
+
+def _dumps(obj) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 
 
 def registry_hash(snapshot: Mapping) -> str:
@@ -441,12 +466,17 @@ def draw_from_snapshot(
     else:
         load_cap = None
         _assign_teams_least_loaded(seed, plan_id, selections, snapshot, rules)
-    snapshot_json = canonical_json(snapshot)
+    digest, pieces = _sha256(), []
+    for piece in canonical_pieces(snapshot):
+        digest.update(piece)
+        pieces.append(piece)
+    snapshot_json = b"".join(pieces)
+    del pieces
     return DrawResult(
         seed=seed,
         plan_id=plan_id,
         algorithm=algorithm,
-        registry_hash=_sha256(snapshot_json).hexdigest(),
+        registry_hash=digest.hexdigest(),
         snapshot=snapshot if isinstance(snapshot, dict) else dict(snapshot),
         snapshot_json=snapshot_json,
         allocation={stratum_text(k): n for k, n in sorted(allocation.items())},

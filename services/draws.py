@@ -60,8 +60,10 @@ def draw_plan(plan_id: int, public_entropy: str, actor: str, now: datetime,
     progress("drawing", 1, 3)
     rules = draw_rules(plan)
     seed = algorithm.effective_seed(plan.server_seed, public_entropy)
-    result = algorithm.run_draw(seed, plan.id, registry.candidates, registry.inspectors, registry.labs, rules,
-                                algorithm.ALGORITHM)
+    snapshot = algorithm.build_snapshot(registry.candidates, registry.inspectors, registry.labs)
+    registry.candidates = []  # a province's million tuples: the snapshot holds what the draw needs
+    result = algorithm.draw_from_snapshot(seed, plan.id, snapshot, rules, algorithm.ALGORITHM)
+    del snapshot
     progress("writing", 2, 3)
     allocation = result.allocation
     draw = Draw(
@@ -147,11 +149,10 @@ def draw_record(result: algorithm.DrawResult, rules: algorithm.DrawRules) -> byt
     are those the draw ran under (the risk weights of that day included). The registry's
     canonical text is reused as it is, not serialised a second time.
     """
-    return zlib.compress(
-        b'{"allocation":' + algorithm.canonical_json(result.allocation)
-        + b',"registry":' + result.snapshot_json
-        + b',"rules":' + algorithm.canonical_json(rules.to_dict()) + b"}"
-    )
+    compressor = zlib.compressobj()
+    pieces = (b'{"allocation":', algorithm.canonical_json(result.allocation), b',"registry":', result.snapshot_json,
+              b',"rules":', algorithm.canonical_json(rules.to_dict()), b"}")
+    return b"".join(map(compressor.compress, pieces)) + compressor.flush()
 
 
 def stored_record(draw: Draw) -> dict:

@@ -619,3 +619,25 @@ def test_the_script_uses_only_the_standard_library():
     source = SCRIPT.read_text(encoding="utf-8")
     imports = {line.split()[1].split(".")[0] for line in source.splitlines() if line.startswith(("import ", "from "))}
     assert imports <= set(sys.stdlib_module_names)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=20))
+def test_canonical_json_in_pieces_is_exactly_the_one_shot_text(value):
+    """The registry hash is taken over the pieces: their concatenation must be the canonical text
+    that anyone recomputes with one ``json.dumps`` (sorted keys, no spaces, UTF-8, not escaped)."""
+    one_shot = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    assert b"".join(draw.canonical_pieces(value)) == one_shot
+    assert draw.canonical_json(value) == one_shot
+
+
+def test_a_town_snapshot_hashes_as_its_one_shot_canonical_text():
+    cands, pool, labs = town_registry(size=500, inspectors=37)
+    snapshot = draw.build_snapshot(cands, pool, labs)
+    text = json.dumps(snapshot, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    assert draw.registry_hash(snapshot) == hashlib.sha256(text).hexdigest()
+    result = draw.run_draw("a" * 64, 1, cands, pool, labs, draw.DrawRules(sample_size=20, team_size=2, avoid_same_region=True))
+    assert result.registry_hash == hashlib.sha256(text).hexdigest() and result.snapshot_json == text

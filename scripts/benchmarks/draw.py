@@ -23,6 +23,7 @@ and samples in one transaction).
     python scripts/bench.py draw                      # 1,000,000 candidates
     python scripts/bench.py draw --size 20000         # the CI size
     python scripts/bench.py draw --size 20000 --db-size 20000
+    python scripts/bench.py draw --e2e --size 1000000 --database-url URL   # over HTTP: draw_e2e.py
 """
 
 import argparse
@@ -234,7 +235,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    return run(parser().parse_args(sys.argv[1:] if argv is None else argv))
+    argv = sys.argv[1:] if argv is None else argv
+    if "--e2e" in argv:  # the draw over HTTP against PostgreSQL: scripts/benchmarks/draw_e2e.py
+        from scripts.benchmarks import draw_e2e
+
+        return draw_e2e.main(argv)
+    return run(parser().parse_args(argv))
 
 
 if __name__ == "__main__":
