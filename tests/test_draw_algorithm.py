@@ -639,5 +639,6 @@ def test_a_town_snapshot_hashes_as_its_one_shot_canonical_text():
     snapshot = draw.build_snapshot(cands, pool, labs)
     text = json.dumps(snapshot, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode("utf-8")
     assert draw.registry_hash(snapshot) == hashlib.sha256(text).hexdigest()
-    result = draw.run_draw("a" * 64, 1, cands, pool, labs, draw.DrawRules(sample_size=20, team_size=2, avoid_same_region=True))
+    rules = draw.DrawRules(sample_size=20, team_size=2, avoid_same_region=True)
+    result = draw.run_draw("a" * 64, 1, cands, pool, labs, rules)
     assert result.registry_hash == hashlib.sha256(text).hexdigest() and result.snapshot_json == text

@@ -32,7 +32,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 from scripts.benchmarks.draw import CATEGORIES, REGIONS
@@ -135,6 +134,7 @@ def baseline(env: dict, plan_id: int) -> dict:
     from extensions import db
     from models.plans import Draw, Selection
     from models.samples import Sample, sample_team
+    from services import calendar
     from services.bulk import insert_rows
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"], "SECRET_KEY": "bench"})
@@ -160,7 +160,7 @@ def baseline(env: dict, plan_id: int) -> dict:
         chosen = heapq.nsmallest(count, range(len(rows)), key=tickets.__getitem__)
         figures["tickets"] = time.perf_counter() - start
         start = time.perf_counter()
-        now = datetime.now(timezone.utc)
+        now = calendar.now()
         draw = Draw(plan_id=plan_id, public_entropy="", seed=seed, registry_hash=seed, algorithm="baseline",
                     allocation={}, snapshot=b"", drawn_at=now)
         db.session.add(draw)
