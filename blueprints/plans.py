@@ -151,7 +151,7 @@ class PlanDraw(MethodView):
                                      respond_async=prefers_async(),
                                      sync_max_candidates=current_app.config["DRAW_SYNC_MAX_CANDIDATES"])
         if isinstance(outcome, dict):
-            return outcome
+            return draw_response(outcome, 201)
         response = accepted(outcome)
         tasks.start(outcome.id)
         return response
@@ -161,7 +161,20 @@ class PlanDraw(MethodView):
     @blp.response(200, DrawSchema)
     def get(self, plan_id):
         """The draw: seeds, registry hash and every selection with its team and lab."""
-        return draws.draw_view(plan_id, current_principal())
+        return draw_response(draws.draw_view(plan_id, current_principal()), 200)
+
+
+def draw_response(view: dict, status: int) -> Response:
+    """A draw as ``DrawSchema`` gives it, made faster: a province's draw has 50,000 selections,
+    which marshmallow would take a second or two to copy one field at a time. The head goes
+    through the schema; the selections, already plain dicts with exactly ``SelectionSchema``'s
+    fields, are written as they are."""
+    head = DRAW_HEAD.dump(view)
+    head["selections"] = view["selections"]
+    return current_app.response_class(current_app.json.dumps(head), status=status, mimetype="application/json")
+
+
+DRAW_HEAD = DrawSchema(exclude=("selections",))
 
 
 @blp.route("/<int:plan_id>/draw/verify")

@@ -25,6 +25,8 @@ BENCHMARKS = {
 def run(name: str, argv: list[str] | None) -> int:
     """Run one benchmark (``argv`` None: its small CI size)."""
     module = importlib.import_module(BENCHMARKS[name])
+    if name == "draw" and argv and "--e2e" in argv:  # the draw over HTTP, end to end
+        module = importlib.import_module("scripts.benchmarks.draw_e2e")
     if argv is None:
         argv = list(getattr(module, "SMALL_ARGV", []))
     return module.main(argv) or 0

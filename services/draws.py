@@ -196,7 +196,8 @@ def visible_draw(plan_id: int, viewer: User | None) -> tuple[Draw, bool]:
 def selection_rows(draw: Draw) -> list[dict]:
     """The published selections, in ticket order, with the lab code and the sample code."""
     stmt = (
-        select(Selection, Lab.code, Sample.code, Category.code)
+        select(Selection.credit_code, Selection.stratum, Selection.ticket, Selection.inspector_codes, Lab.code,
+               Sample.code, Category.code)
         .join(Lab, Lab.id == Selection.lab_id)
         .join(Category, Category.id == Selection.category_id)
         .outerjoin(Sample, Sample.selection_id == Selection.id)
@@ -204,9 +205,9 @@ def selection_rows(draw: Draw) -> list[dict]:
         .order_by(Selection.position)
     )
     return [
-        {"credit_code": s.credit_code, "stratum": s.stratum, "ticket": s.ticket,
-         "inspectors": list(s.inspector_codes), "lab": lab, "sample_code": sample, "category_code": category}
-        for s, lab, sample, category in db.session.execute(stmt)
+        {"credit_code": code, "stratum": stratum, "ticket": ticket, "inspectors": list(inspectors), "lab": lab,
+         "sample_code": sample, "category_code": category}
+        for code, stratum, ticket, inspectors, lab, sample, category in db.session.execute(stmt)
     ]
 
 

@@ -235,12 +235,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if "--e2e" in argv:  # the draw over HTTP against PostgreSQL: scripts/benchmarks/draw_e2e.py
-        from scripts.benchmarks import draw_e2e
-
-        return draw_e2e.main(argv)
-    return run(parser().parse_args(argv))
+    return run(parser().parse_args(sys.argv[1:] if argv is None else argv))
 
 
 if __name__ == "__main__":
