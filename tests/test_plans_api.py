@@ -16,8 +16,8 @@ from sqlalchemy import event, func, select
 
 from blueprints.plans import DrawSchema
 from extensions import db
-from models.auth import User
 from models.audit import AuditEvent
+from models.auth import User
 from models.plans import Draw, Plan, Selection
 from models.samples import Sample
 from sampling import draw as algorithm
