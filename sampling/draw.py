@@ -53,15 +53,11 @@ from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
 from itertools import chain
-from operator import itemgetter, truediv
+from operator import truediv
 from typing import NamedTuple
 
 from sampling.enums import DEFAULT_GRADE, GRADES, PLAN_LEVELS
 from sampling.errors import InvalidInput, RuleViolation
-
-_credit_code = itemgetter(0)
-_grade = itemgetter(3)
-_last_team = itemgetter(4)
 
 ALGORITHM_V1 = "sha256-exp-tickets/1"  # teams by hash rank under a load cap
 ALGORITHM_V2 = "sha256-exp-tickets/2"  # teams least loaded first
@@ -359,38 +355,66 @@ def build_snapshot(
     ``[credit_code, [inspector codes]]``; ``inspectors`` the active ones as ``[code, region]``;
     ``labs`` ``[code, [categories], capacity]``.
     """
-    candidates = candidates if isinstance(candidates, (list, tuple)) else list(candidates)
-    with_signals = any(c[5] for c in candidates)
-    groups: dict[tuple[str, str], list[Candidate]] = defaultdict(list)
-    for cand in candidates:
-        region = cand[1]
-        for category in cand[2]:
-            groups[region, category].append(cand)
-    strata = []
-    for (region, category), rows in sorted(groups.items()):
-        rows.sort(key=_credit_code)
-        codes = list(map(_credit_code, rows))
-        try:
-            grades = "".join(map(_grade, rows))
-        except TypeError:  # a grade of None: no record yet, which is grade B
-            grades = "".join(g or DEFAULT_GRADE for g in map(_grade, rows))
-        if len(set(codes)) != len(codes):
-            raise InvalidInput(f"Stratum {region}|{category}: a credit code is listed twice.")
-        if not set(grades) <= set(GRADES):
-            raise InvalidInput(f"Stratum {region}|{category}: credit grades must be A, B, C or D.")
-        if with_signals:
-            strata.append([region, category, codes, grades, "".join(str(min(c[5], MAX_SIGNALS)) for c in rows)])
-        else:
-            strata.append([region, category, codes, grades])
-    last_teams = sorted([c[0], sorted(set(c[4]))] for c in filter(_last_team, candidates))
-    active = sorted({(i.code, i.region) for i in inspectors if i.active})
-    lab_rows = sorted({(lab.code, tuple(sorted(set(lab.categories))), lab.capacity) for lab in labs})
-    return {
-        "strata": strata,
-        "last_teams": last_teams,
-        "inspectors": [list(i) for i in active],
-        "labs": [[code, list(cats), capacity] for code, cats, capacity in lab_rows],
-    }
+    builder = SnapshotBuilder()
+    add = builder.add
+    for code, region, categories, grade, last_team, signals in candidates:
+        for category in categories:
+            add(code, region, category, grade, signals, last_team)
+    return builder.snapshot(inspectors, labs)
+
+
+class SnapshotBuilder:
+    """``build_snapshot`` made one (enterprise, category) row at a time, as a registry is read.
+
+    A province's registry is a million rows: each stratum keeps three plain lists (codes, grade
+    letters, signal counts), not a tuple per enterprise, and is sorted by credit code once at the end.
+    """
+
+    def __init__(self):
+        self._strata: dict[tuple[str, str], tuple[list[str], list, list[int]]] = {}
+        self._teams: dict[str, tuple[str, ...]] = {}
+
+    def add(self, code: str, region: str, category: str, grade: str | None, signals: int = 0,
+            last_team: Iterable[str] = ()) -> None:
+        """One eligible enterprise in one category (``grade`` None: no record yet, grade B)."""
+        stratum = self._strata.get((region, category))
+        if stratum is None:
+            stratum = self._strata[region, category] = ([], [], [])
+        stratum[0].append(code)
+        stratum[1].append(grade)
+        stratum[2].append(signals)
+        if last_team:
+            self._teams[code] = last_team
+
+    def snapshot(self, inspectors: Iterable[InspectorInfo], labs: Iterable[LabInfo]) -> dict:
+        """The canonical snapshot of what was added (see ``build_snapshot``)."""
+        with_signals = any(any(signals) for _, _, signals in self._strata.values())
+        strata = []
+        for (region, category), (codes, grades, signals) in sorted(self._strata.items()):
+            order = sorted(range(len(codes)), key=codes.__getitem__)
+            codes = list(map(codes.__getitem__, order))
+            try:
+                letters = "".join(map(grades.__getitem__, order))
+            except TypeError:  # a grade of None: no record yet, which is grade B
+                letters = "".join(grades[i] or DEFAULT_GRADE for i in order)
+            if len(set(codes)) != len(codes):
+                raise InvalidInput(f"Stratum {region}|{category}: a credit code is listed twice.")
+            if not set(letters) <= set(GRADES):
+                raise InvalidInput(f"Stratum {region}|{category}: credit grades must be A, B, C or D.")
+            if with_signals:
+                digits = "".join(str(min(signals[i], MAX_SIGNALS)) for i in order)
+                strata.append([region, category, codes, letters, digits])
+            else:
+                strata.append([region, category, codes, letters])
+        last_teams = sorted([code, sorted(set(team))] for code, team in self._teams.items())
+        active = sorted({(i.code, i.region) for i in inspectors if i.active})
+        lab_rows = sorted({(lab.code, tuple(sorted(set(lab.categories))), lab.capacity) for lab in labs})
+        return {
+            "strata": strata,
+            "last_teams": last_teams,
+            "inspectors": [list(i) for i in active],
+            "labs": [[code, list(cats), capacity] for code, cats, capacity in lab_rows],
+        }
 
 
 # --- allocation ---------------------------------------------------------------------------

@@ -50,19 +50,33 @@ def _defaults(table: Table, given) -> dict:
 
 def insert_rows(table: Table, rows: list[dict]) -> None:
     """Insert ``rows`` (dicts with the same keys) in the session's transaction with one statement."""
+    if rows:
+        columns = list(rows[0])
+        insert_tuples(table, columns, [tuple(row[name] for name in columns) for row in rows])
+
+
+def insert_tuples(table: Table, columns: list[str], rows: list[tuple]) -> None:
+    """Insert ``rows``, tuples of the ``columns``' values, with one statement: COPY on PostgreSQL
+    (the columns' Python-side defaults filled in), one executemany elsewhere. Tuples, not
+    dicts: a province's draw writes 200,000 rows at once."""
     if not rows:
         return
     connection = db.session.connection()
     if connection.dialect.name != "postgresql":
-        connection.execute(insert(table), rows)
+        connection.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
         return
-    fixed = _defaults(table, rows[0])
-    names = [*rows[0], *fixed]
-    as_json = {c.name for c in table.columns if isinstance(c.type, JSON)}
-    encode = [json.dumps if name in as_json else None for name in names]
+    fixed = _defaults(table, columns)
+    names = [*columns, *fixed]
+    extra = tuple(fixed.values())
+    as_json = [n for n, name in enumerate(columns) if isinstance(table.columns[name].type, JSON)]
     quote = connection.dialect.identifier_preparer.quote
     sql = f"COPY {quote(table.name)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
     with connection.connection.cursor() as cursor, cursor.copy(sql) as copy:
+        write = copy.write_row
         for row in rows:
-            values = [row.get(n, fixed.get(n)) for n in names]
-            copy.write_row([f(v) if f and v is not None else v for f, v in zip(encode, values, strict=True)])
+            if as_json:
+                row = list(row)
+                for n in as_json:
+                    if row[n] is not None:
+                        row[n] = json.dumps(row[n])
+            write((*row, *extra))

@@ -27,7 +27,7 @@ from sampling import draw as algorithm
 from sampling.enums import ROLES
 from sampling.errors import DomainError, Forbidden, NotFound, RuleViolation
 from services.audit import record_event
-from services.bulk import insert_rows
+from services.bulk import insert_tuples
 from services.eligibility import draw_registry
 from services.plans import draw_rules, get_plan
 
@@ -60,10 +60,7 @@ def draw_plan(plan_id: int, public_entropy: str, actor: str, now: datetime,
     progress("drawing", 1, 3)
     rules = draw_rules(plan)
     seed = algorithm.effective_seed(plan.server_seed, public_entropy)
-    snapshot = algorithm.build_snapshot(registry.candidates, registry.inspectors, registry.labs)
-    registry.candidates = []  # a province's million tuples: the snapshot holds what the draw needs
-    result = algorithm.draw_from_snapshot(seed, plan.id, snapshot, rules, algorithm.ALGORITHM)
-    del snapshot
+    result = algorithm.draw_from_snapshot(seed, plan.id, registry.snapshot, rules, algorithm.ALGORITHM)
     progress("writing", 2, 3)
     allocation = result.allocation
     draw = Draw(
@@ -98,25 +95,28 @@ def _store_selections(plan: Plan, draw: Draw, selections, registry) -> list[dict
     reserved in one statement, then one statement per table (COPY on PostgreSQL). Returns the published rows."""
     selection_ids, sample_ids = reserve_ids((Selection.__table__, Sample.__table__), len(selections))
     published, selection_rows, sample_rows, team_rows = [], [], [], []
+    fixed = (plan.id, plan.period, plan.level, plan.kind, "draw", "planned", draw.drawn_at)
+    inspector_ids, enterprise_ids = registry.inspector_ids, registry.enterprise_ids
     for position, (chosen, selection_id, sample_id) in enumerate(
             zip(selections, selection_ids, sample_ids, strict=True), start=1):
-        enterprise_id = registry.enterprise_ids[chosen.credit_code]
+        enterprise_id = enterprise_ids[chosen.credit_code]
         category_id, lab_id = registry.category_ids[chosen.category], registry.lab_ids[chosen.lab]
         code = sample_code(plan, position)
-        selection_rows.append({
-            "id": selection_id, "draw_id": draw.id, "position": position, "enterprise_id": enterprise_id,
-            "credit_code": chosen.credit_code, "category_id": category_id, "stratum": chosen.stratum,
-            "ticket": chosen.ticket, "inspector_codes": list(chosen.inspectors), "lab_id": lab_id})
-        sample_rows.append({
-            "id": sample_id, "code": code, "plan_id": plan.id, "selection_id": selection_id,
-            "enterprise_id": enterprise_id, "category_id": category_id, "period": plan.period, "level": plan.level,
-            "kind": plan.kind, "source": "draw", "status": "planned", "lab_id": lab_id, "drawn_at": draw.drawn_at})
-        team_rows.extend({"sample_id": sample_id, "inspector_id": registry.inspector_ids[i]} for i in chosen.inspectors)
+        selection_rows.append((selection_id, draw.id, position, enterprise_id, chosen.credit_code, category_id,
+                               chosen.stratum, chosen.ticket, list(chosen.inspectors), lab_id))
+        sample_rows.append((sample_id, code, selection_id, enterprise_id, category_id, lab_id, *fixed))
+        team_rows.extend((sample_id, inspector_ids[i]) for i in chosen.inspectors)
         published.append({**chosen.to_dict(), "sample_code": code, "category_code": chosen.category})
-    insert_rows(Selection.__table__, selection_rows)
-    insert_rows(Sample.__table__, sample_rows)
-    insert_rows(sample_team, team_rows)
+    insert_tuples(Selection.__table__, SELECTION_COLUMNS, selection_rows)
+    insert_tuples(Sample.__table__, SAMPLE_COLUMNS, sample_rows)
+    insert_tuples(sample_team, ["sample_id", "inspector_id"], team_rows)
     return published
+
+
+SELECTION_COLUMNS = ["id", "draw_id", "position", "enterprise_id", "credit_code", "category_id", "stratum", "ticket",
+                     "inspector_codes", "lab_id"]
+SAMPLE_COLUMNS = ["id", "code", "selection_id", "enterprise_id", "category_id", "lab_id", "plan_id", "period", "level",
+                  "kind", "source", "status", "drawn_at"]
 
 
 def reserve_ids(tables, count: int) -> list[list[int]]:

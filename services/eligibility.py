@@ -11,8 +11,6 @@ report uses), each only in the categories it is still due for.
 """
 
 import sys
-from array import array
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -31,55 +29,34 @@ from services.coverage import uncovered_producers
 from services.signals import signal_counts
 
 
-class EnterpriseIds(Mapping):
-    """Credit code -> enterprise id for a whole registry, kept compactly: a dict of positions
-    and an array of ids, instead of a million int objects. ``draw_registry`` fills both."""
-
-    def __init__(self):
-        self.positions: dict[str, int] = {}
-        self.ids = array("q")
-
-    def position(self, code: str) -> int | None:
-        """Where ``code`` was added (its candidate's index in the first pass), or None."""
-        return self.positions.get(code)
-
-    def __getitem__(self, code: str) -> int:
-        return self.ids[self.positions[code]]
-
-    def __iter__(self):
-        return iter(self.positions)
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-
 @dataclass
 class Registry:
-    """What a draw reads: candidates and pools as ``sampling.draw`` takes them, and the ids to store."""
+    """What a draw reads: the eligible registry as ``sampling.draw`` snapshots it, and the ids to store."""
 
-    candidates: list[algorithm.Candidate]
-    inspectors: list[algorithm.InspectorInfo]
-    labs: list[algorithm.LabInfo]
-    enterprise_ids: Mapping[str, int]
+    snapshot: dict
+    enterprises: int  # eligible enterprises in it
+    enterprise_ids: dict[str, int]
     category_ids: dict[str, int]
     inspector_ids: dict[str, int]
     lab_ids: dict[str, int]
 
 
 def draw_registry(plan: Plan, now: datetime) -> Registry:
-    """The eligible registry of ``plan`` at ``now``, with the ids the draw's rows need.
+    """The eligible registry of ``plan`` at ``now`` as the draw's snapshot, with the ids its rows need.
 
     A province's registry is a million enterprises, so it is read in one pass through the
-    driver's cursor, each enterprise made a candidate as it arrives (an enterprise in several
-    plan categories arrives once per category and is merged); the few candidates with a recent
-    sample, or every one under ``uncovered_only``, are filtered afterwards.
+    driver's cursor, one (enterprise, category) row at a time straight into the snapshot
+    (``sampling.draw.SnapshotBuilder``): no object per enterprise is kept. The exclusion window
+    and ``uncovered_only`` apply to each such row, as they apply to an enterprise's categories.
     """
     category_ids, children, category_codes = category_tree()
     scope = with_descendants((category_ids[code] for code in plan.category_codes), children)
     as_of = local_date(now)
     recent = recently_sampled(scope, algorithm.excluding_levels(plan.level), now, plan.exclusion_days)
+    recent_codes = {code for code, _ in recent}
     teams = last_teams()
     signals = signal_counts(scope, as_of) if plan.risk_weighting else {}
+    due = due_categories(scope, children, plan, as_of) if plan.uncovered_only else None
     stmt = (
         select(Enterprise.id, Enterprise.credit_code, Enterprise.region, Enterprise.credit_grade,
                enterprise_categories.c.category_id)
@@ -89,54 +66,37 @@ def draw_registry(plan: Plan, now: datetime) -> Registry:
     )
     if plan.regions:
         stmt = stmt.where(Enterprise.region.in_(plan.regions))
-    single = {category_id: (code,) for category_id, code in category_codes.items()}  # shared 1-tuples
-    candidates: list[algorithm.Candidate | None] = []
-    ids = EnterpriseIds()
-    positions, id_list, make, intern = ids.positions, ids.ids, algorithm.Candidate, sys.intern
+    builder = algorithm.SnapshotBuilder()
+    add, intern, within = builder.add, sys.intern, algorithm.within_exclusion_window
+    enterprise_ids: dict[str, int] = {}
     for enterprise_id, code, region, grade, category_id in plain_rows(stmt):  # the hot loop: kept flat
-        position = positions.setdefault(code, len(candidates))
-        if position == len(candidates):
-            id_list.append(enterprise_id)
-            candidates.append(make(code, intern(region), single[category_id], intern(grade or DEFAULT_GRADE),
-                                   teams.get(enterprise_id, ()), signals.get(enterprise_id, 0)))
-        else:
-            seen = candidates[position]
-            merged = tuple(sorted({*seen.categories, category_codes[category_id]}))
-            candidates[position] = seen._replace(categories=merged)
-    if plan.uncovered_only:
-        limit_to_due(candidates, ids, scope, children, category_codes, plan, as_of)
-    for code in {code for code, _ in recent}:
-        position = ids.position(code)
-        if position is not None and candidates[position] is not None:
-            kept = algorithm.apply_exclusion_window([candidates[position]], recent, as_of, plan.exclusion_days)
-            candidates[position] = kept[0] if kept else None
-    eligible = [c for c in candidates if c is not None]
-    del candidates
+        category = category_codes[category_id]
+        if due is not None and category_id not in due.get(enterprise_id, ()):
+            continue
+        if code in recent_codes and within(recent.get((code, category)), as_of, plan.exclusion_days):
+            continue
+        enterprise_ids[code] = enterprise_id
+        add(code, intern(region), category, intern(grade or DEFAULT_GRADE), signals.get(enterprise_id, 0),
+            teams.get(enterprise_id, ()))
     inspectors, inspector_ids = inspector_pool()
     labs, lab_ids = lab_pool(children, category_codes)
-    return Registry(eligible, inspectors, labs, ids, category_ids, inspector_ids, lab_ids)
+    return Registry(builder.snapshot(inspectors, labs), len(enterprise_ids), enterprise_ids, category_ids,
+                    inspector_ids, lab_ids)
 
 
-def limit_to_due(candidates: list, ids: EnterpriseIds, scope: set[int], children: dict,
-                 category_codes: dict[int, str], plan: Plan, as_of: date) -> None:
-    """Keep, in place, only the producers and the categories not covered yet (key categories only)."""
+def due_categories(scope: set[int], children: dict, plan: Plan, as_of: date) -> dict[int, set[int]]:
+    """Producer id -> the categories (ids, sub-categories included) it is still due to be sampled
+    in: the key-supervised categories of the plan not covered within the coverage window."""
     key = set(db.session.scalars(select(Category.id).where(Category.id.in_(scope), Category.key_supervised.is_(True))))
     due = uncovered_producers(key, as_of, regions=plan.regions or None)
-    allowed_by_roots: dict[frozenset, set[str]] = {}
-    for position, candidate in enumerate(candidates):
-        if candidate is None:
-            continue
-        roots = due.get(ids[candidate.credit_code])
-        if not roots:
-            candidates[position] = None
-            continue
-        allowed = allowed_by_roots.get(frozenset(roots))
-        if allowed is None:
-            allowed = {category_codes[c] for c in with_descendants(roots, children)}
-            allowed_by_roots[frozenset(roots)] = allowed
-        kept = tuple(c for c in candidate.categories if c in allowed)
-        candidates[position] = None if not kept else candidate if kept == candidate.categories else \
-            candidate._replace(categories=kept)
+    expanded: dict[frozenset, set[int]] = {}
+    answer = {}
+    for enterprise_id, roots in due.items():
+        roots = frozenset(roots)
+        if roots not in expanded:
+            expanded[roots] = set(with_descendants(roots, children))
+        answer[enterprise_id] = expanded[roots]
+    return answer
 
 
 def sampled_at():

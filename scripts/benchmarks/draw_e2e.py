@@ -125,7 +125,7 @@ def load(env: dict, size: int, inspectors: int) -> tuple[int, str, float]:
 def baseline(env: dict, plan_id: int) -> dict:
     """Fetch + ticket loop + COPY of the same draw's rows, rolled back; seconds of each.
 
-    The rows have the shape the draw writes; they go through ``services.bulk.insert_rows``,
+    The rows have the shape the draw writes; they go through ``services.bulk.insert_tuples``,
     which is one COPY per table on PostgreSQL (the statement the issue names as the floor)."""
     from sqlalchemy import text
 
@@ -135,7 +135,8 @@ def baseline(env: dict, plan_id: int) -> dict:
     from models.plans import Draw, Selection
     from models.samples import Sample, sample_team
     from services import calendar
-    from services.bulk import insert_rows
+    from services.bulk import insert_tuples
+    from services.draws import SAMPLE_COLUMNS, SELECTION_COLUMNS
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": env["DATABASE_URL"], "SECRET_KEY": "bench"})
     weights = Config.RISK_WEIGHTS
@@ -171,19 +172,16 @@ def baseline(env: dict, plan_id: int) -> dict:
         selections, samples, team = [], [], []
         for position, (index, (selection_id, sample_id)) in enumerate(zip(chosen, ids, strict=True), start=1):
             enterprise_id, code, region, grade, category_id = rows[index]
-            selections.append({
-                "id": selection_id, "draw_id": draw.id, "position": position, "enterprise_id": enterprise_id,
-                "credit_code": code, "category_id": category_id, "stratum": f"{region}|{category_id}|{grade}",
-                "ticket": tickets[index], "inspector_codes": ["INS0001", "INS0002"], "lab_id": 1})
-            samples.append({
-                "id": sample_id, "code": f"2026Q4-P{plan_id:04d}-{position:05d}", "plan_id": plan_id,
-                "selection_id": selection_id, "enterprise_id": enterprise_id, "category_id": category_id,
-                "period": "2026Q4", "level": "municipal", "kind": "routine", "source": "draw", "status": "planned",
-                "lab_id": 1, "drawn_at": now})
-            team.extend(({"sample_id": sample_id, "inspector_id": 1}, {"sample_id": sample_id, "inspector_id": 2}))
-        for table, rows_of in ((Selection.__table__, selections), (Sample.__table__, samples), (sample_team, team)):
+            selections.append((selection_id, draw.id, position, enterprise_id, code, category_id,
+                               f"{region}|{category_id}|{grade}", tickets[index], ["INS0001", "INS0002"], 1))
+            samples.append((sample_id, f"2026Q4-P{plan_id:04d}-{position:05d}", selection_id, enterprise_id,
+                            category_id, 1, plan_id, "2026Q4", "municipal", "routine", "draw", "planned", now))
+            team.extend(((sample_id, 1), (sample_id, 2)))
+        for table, columns, rows_of in ((Selection.__table__, SELECTION_COLUMNS, selections),
+                                        (Sample.__table__, SAMPLE_COLUMNS, samples),
+                                        (sample_team, ["sample_id", "inspector_id"], team)):
             lap = time.perf_counter()
-            insert_rows(table, rows_of)
+            insert_tuples(table, columns, rows_of)
             figures[f"copy_{table.name}"] = time.perf_counter() - lap
         figures["copy"] = time.perf_counter() - start
         db.session.rollback()
