@@ -199,9 +199,13 @@ def _stage(connection: Connection, rows: list[tuple], links: list[tuple]) -> Non
     for table, values in ((STAGED, rows), (STAGED_LINKS, links)):
         if not values:
             continue
-        if connection.dialect.name != "postgresql":
-            columns = [c.name for c in table.columns]
-            connection.execute(insert(table), [dict(zip(columns, v, strict=True)) for v in values])
+        if connection.dialect.name != "postgresql":  # the driver's own executemany: plain tuples, no SQLAlchemy per row
+            marks = ", ".join("?" * len(table.columns))
+            cursor = connection.connection.cursor()
+            try:
+                cursor.executemany(f"INSERT INTO {table.name} VALUES ({marks})", values)
+            finally:
+                cursor.close()
             continue
         columns = ", ".join(c.name for c in table.columns)
         with connection.connection.cursor() as cursor, cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
