@@ -82,7 +82,7 @@ class Config:
     # larger than this, answers 202 with a task (GET /api/v1/tasks/{id}) instead of running inside
     # the request, as does any request sent with ``Prefer: respond-async``. An HTTP draw over
     # 1,000,000 candidates fits in gunicorn's 30 s timeout; ~4 MiB of CSV is ~40,000 rows.
-    DRAW_SYNC_MAX_CANDIDATES = int(os.environ.get("DRAW_SYNC_MAX_CANDIDATES", 2_000_000))
+    DRAW_SYNC_MAX_CANDIDATES = int(os.environ.get("DRAW_SYNC_MAX_CANDIDATES", 1_000_000))
     IMPORT_SYNC_MAX_BYTES = int(os.environ.get("IMPORT_SYNC_MAX_BYTES", 4 * 1024 * 1024))
     # Where a queued import's upload waits (default: instance/uploads); removed when its task ends.
     TASK_UPLOAD_FOLDER = os.environ.get("TASK_UPLOAD_FOLDER")
