@@ -175,9 +175,10 @@ def run_task(task_id: int, clock: Callable[[], datetime] = calendar.now) -> Task
     if not claim(task_id, clock()):
         return None
     task = get_task(task_id)
-    kind, params, actor = task.kind, dict(task.params), task.created_by
+    # ``attempt`` marks this run: should it be swept as stale and run elsewhere, this one writes no more.
+    kind, params, actor, attempt = task.kind, dict(task.params), task.created_by, task.attempts
     db.session.commit()  # nothing of the session stays open while the work runs
-    reporter = Reporter(task_id, db.engine, clock, current_app.config["TASK_HEARTBEAT_SECONDS"])
+    reporter = Reporter(task_id, attempt, db.engine, clock, current_app.config["TASK_HEARTBEAT_SECONDS"])
     reporter.start_heartbeat()
     try:
         result = RUNNERS[kind](params, actor, reporter, clock)
@@ -196,19 +197,20 @@ def run_task(task_id: int, clock: Callable[[], datetime] = calendar.now) -> Task
         outcome = {"status": "failed", "error": error_body(*classified)}
     finally:
         reporter.stop()
-    if finish(task_id, outcome, clock()) and kind == "enterprise_import":
+    if finish(task_id, attempt, outcome, clock()) and kind == "enterprise_import":
         remove_upload(params)
     return get_task(task_id)
 
 
-def finish(task_id: int, outcome: dict, now: datetime) -> bool:
-    """Store the outcome of a running task; False if it was no longer ours (swept as stale)."""
+def finish(task_id: int, attempt: int, outcome: dict, now: datetime) -> bool:
+    """Store the outcome of this run (``attempt``) of a task; False if it was no longer ours
+    (swept as stale meanwhile)."""
     values = {"status": outcome["status"], "finished_at": now, "heartbeat_at": now, "stage": "done",
               "result": outcome.get("result", null()), "error": outcome.get("error", null())}
     if outcome["status"] == "succeeded":
         values["progress_done"] = func.coalesce(Task.progress_total, Task.progress_done)
     done = db.session.execute(
-        update(Task).where(Task.id == task_id, Task.status == "running").values(**values)
+        update(Task).where(Task.id == task_id, Task.status == "running", Task.attempts == attempt).values(**values)
         .execution_options(synchronize_session=False)
     ).rowcount == 1
     db.session.commit()
@@ -259,8 +261,8 @@ RUNNERS = {"draw": run_draw, "enterprise_import": run_import}
 class Reporter:
     """Writes a running task's stage, progress and heartbeat, best effort (see the module's note)."""
 
-    def __init__(self, task_id: int, engine: Engine, clock, heartbeat_seconds: float):
-        self.task_id, self.engine, self.clock = task_id, engine, clock
+    def __init__(self, task_id: int, attempt: int, engine: Engine, clock, heartbeat_seconds: float):
+        self.task_id, self.attempt, self.engine, self.clock = task_id, attempt, engine, clock
         self.sqlite = engine.dialect.name == "sqlite"
         self.heartbeat_seconds = heartbeat_seconds
         self.stage, self.written = None, 0.0
@@ -296,7 +298,8 @@ class Reporter:
                 else:
                     connection.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
                 try:
-                    connection.execute(update(Task).where(Task.id == self.task_id, Task.status == "running")
+                    connection.execute(update(Task).where(Task.id == self.task_id, Task.status == "running",
+                                                          Task.attempts == self.attempt)
                                        .values(heartbeat_at=self.clock(), **values))
                     connection.commit()
                 finally:

@@ -258,6 +258,21 @@ def test_a_stale_running_task_is_run_again_once_then_failed(app, client, auth, w
     assert client.post(f"/api/v1/plans/{other['id']}/draw", json={}, headers=sup).status_code == 201
 
 
+def test_a_run_swept_as_stale_writes_nothing_over_the_run_that_replaced_it(app, client, auth, world, queued_only):
+    sup = auth.headers("supervisor")
+    plan = create_plan(client, sup)
+    task_id = client.post(f"/api/v1/plans/{plan['id']}/draw", json={}, headers={**sup, **ASYNC}).get_json()["id"]
+    assert task_service.claim(task_id, calendar.now() - timedelta(hours=1))  # a run that then went silent
+    assert tasks_job.run_tasks(app) == {"requeued": [task_id], "ran": [task_id]}
+    late = {"status": "failed", "error": {"code": 500, "status": "Internal Server Error", "message": "late",
+                                          "errors": {}}}
+    assert task_service.finish(task_id, 1, late, calendar.now()) is False  # the first run, finishing late
+    reporter = task_service.Reporter(task_id, 1, db.engine, calendar.now, 30)
+    reporter.write(stage="drawing")
+    task = _task(client, sup, f"/api/v1/tasks/{task_id}")
+    assert task["status"] == "succeeded" and task["stage"] == "done" and task["error"] is None
+
+
 # --- imports ----------------------------------------------------------------------------------
 
 
