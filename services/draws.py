@@ -54,7 +54,7 @@ def draw_plan(plan_id: int, public_entropy: str, actor: str, now: datetime,
     progress = progress or (lambda *_: None)
     plan = get_plan(plan_id)
     if plan.draw is not None:
-        raise _already_drawn(plan_id)
+        raise already_drawn(plan_id)
     public_entropy = public_entropy or ""
     registry = draw_registry(plan, now)
     progress("drawing", 1, 3)
@@ -80,12 +80,13 @@ def draw_plan(plan_id: int, public_entropy: str, actor: str, now: datetime,
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise _already_drawn(plan_id) from None
+        raise already_drawn(plan_id) from None
     progress("done", 3, 3)
     return answer
 
 
-def _already_drawn(plan_id: int) -> RuleViolation:
+def already_drawn(plan_id: int) -> RuleViolation:
+    """The 409 of a second draw (also a queued draw task's, ``services.tasks``)."""
     return RuleViolation(f"plan {plan_id} has already been drawn; a draw is final (已抽取，不可重抽)",
                          {"plan_id": ["already drawn"]})
 

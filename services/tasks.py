@@ -59,7 +59,7 @@ def request_draw(plan_id: int, public_entropy: str, actor: str, now: datetime, r
     candidates. A plan already drawn, or with a draw queued or running, is a 409."""
     plan = get_plan(plan_id)
     if plan.draw is not None:
-        raise already_drawn(plan_id)
+        raise draws.already_drawn(plan_id)
     running = db.session.scalar(select(Task.id).where(Task.kind == "draw", Task.plan_id == plan_id,
                                                       Task.status.in_(TASK_ACTIVE_STATUSES)))
     if running is not None:
@@ -75,12 +75,6 @@ def request_draw(plan_id: int, public_entropy: str, actor: str, now: datetime, r
         db.session.rollback()
         raise draw_in_progress(plan_id, None) from None
     return task
-
-
-def already_drawn(plan_id: int) -> RuleViolation:
-    """The 409 of a second draw, as ``services.draws`` words it."""
-    return RuleViolation(f"plan {plan_id} has already been drawn; a draw is final (已抽取，不可重抽)",
-                         {"plan_id": ["already drawn"]})
 
 
 def draw_in_progress(plan_id: int, task_id: int | None) -> RuleViolation:

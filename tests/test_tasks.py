@@ -6,9 +6,7 @@ and connection, and wait for it (``TASKS_WAIT`` in the testing settings), so the
 deterministic; with ``TASKS_IN_PROCESS`` off a task stays queued for the scheduler's pickup.
 """
 
-import hashlib
 import io
-import itertools
 import json
 from datetime import timedelta
 
@@ -23,35 +21,22 @@ from models.plans import Draw, Selection
 from models.registry import Enterprise
 from models.samples import Sample, sample_team
 from models.tasks import Task
-from sampling import draw as algorithm
-from sampling.credit_code import make_code
 from scripts.benchmarks.importer import CATEGORIES, make_csv
 from services import calendar, draws
 from services import tasks as task_service
+from tests.plans_factory import fix_server_seeds, plans_world
 
 ASYNC = {"Prefer": "respond-async"}
-REGIONS = ("虎门镇", "长安镇", "大朗镇")
 
 
 @pytest.fixture(autouse=True)
 def fixed_server_seeds(monkeypatch):
-    """Plans get known server seeds, so a plan drawn twice draws the same."""
-    seeds = (hashlib.sha256(f"task-plan-{n}".encode()).hexdigest() for n in itertools.count())
-    monkeypatch.setattr(algorithm, "new_server_seed", lambda: next(seeds))
+    fix_server_seeds(monkeypatch, "task-plan")
 
 
 @pytest.fixture
 def world(factory):
-    """The plans tests' world: two categories, 30 enterprises over three towns, 15 inspectors, two labs."""
-    fz = factory.category(code="FZ-01", name="服装")
-    wj = factory.category(code="WJ-01", name="五金")
-    for i in range(30):
-        factory.enterprise([fz] if i % 3 else [fz, wj], region=REGIONS[i % 3], credit_grade="ABCD"[i % 4],
-                           credit_code=make_code(f"91441900{i:09d}"))
-    inspectors = [factory.inspector(region=REGIONS[i % 3], code=f"INS{i:02d}") for i in range(15)]
-    factory.lab([fz, wj], code="LAB-A")
-    factory.lab([fz], code="LAB-B", capacity=5)
-    return {"inspectors": inspectors}
+    return plans_world(factory)
 
 
 def _seed_categories(factory):
