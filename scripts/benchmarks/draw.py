@@ -137,7 +137,8 @@ def measure_db(size: int, inspectors: int, url: str | None, ratio: float) -> dic
     from services import calendar, draws, plans
 
     url = url or f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench-draw.db'}"
-    app = create_app({"ENV_NAME": "production", "SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url})
+    app = create_app({"ENV_NAME": "production", "SECRET_KEY": "bench", "AUDIT_KEY": "bench",
+                      "SQLALCHEMY_DATABASE_URI": url})
     candidates, pool, labs = registry(size, inspectors)
     with app.app_context():
         db.drop_all()

@@ -54,7 +54,8 @@ def make_app(url: str, fresh: bool = True):
     from app import create_app
     from extensions import db
 
-    app = create_app({"ENV_NAME": "production", "SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url})
+    app = create_app({"ENV_NAME": "production", "SECRET_KEY": "bench", "AUDIT_KEY": "bench",
+                      "SQLALCHEMY_DATABASE_URI": url})
     if fresh:
         with app.app_context():
             db.drop_all()
