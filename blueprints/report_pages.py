@@ -107,8 +107,9 @@ def reports_page():
         page = render_template("error.html", code=422, title="查询条件有误", explanation=str(error))
         return page, 422
     today = calendar.today()
+    # kept encoded: a repeat sends the bytes, without encoding the page again
     return reports.answer_cache().get_or_make(
-        ("page", period, level, every_check, today), lambda: _render(period, level, every_check, today))
+        ("page", period, level, every_check, today), lambda: _render(period, level, every_check, today).encode())
 
 
 def _render(period: str | None, level: str | None, every_check: bool, today) -> str:

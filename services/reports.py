@@ -21,7 +21,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 
 from flask import current_app
-from sqlalchemy import BigInteger, case, cast, func, select
+from sqlalchemy import BigInteger, Engine, case, cast, create_engine, event, func, select
+from sqlalchemy.exc import DBAPIError
 
 from extensions import db
 from models.audit import AuditEvent
@@ -466,8 +467,39 @@ def data_stamp() -> tuple:
     history imports, targets, registry edits, plans), and rows inserted in bulk move the
     latest sample: the latest of each (id with its hash or creation time, unique even when a
     truncated table starts its ids again) is the stamp.
+
+    On a database server it is read on a connection of its own in autocommit mode
+    (``stamp_engine``), outside the request's transaction: one round trip, with no BEGIN,
+    ROLLBACK or pool ping around it, and a request whose kept answer is still good never opens a
+    transaction at all. It sees only committed writes, so an answer made afterwards is never
+    older than its stamp. SQLite has no round trips to save: there it is read in the session.
     """
-    return tuple(db.session.connection().exec_driver_sql(STAMP_SQL).one())
+    if db.engine.dialect.name == "sqlite":
+        return tuple(db.session.connection().exec_driver_sql(STAMP_SQL).one())
+    engine = stamp_engine()
+    for attempt in (1, 2):
+        try:
+            with engine.connect() as conn:
+                return tuple(conn.exec_driver_sql(STAMP_SQL).one())
+        except DBAPIError as error:  # a connection the database dropped: one more try on a new one
+            if attempt == 2 or not error.connection_invalidated:
+                raise
+    raise AssertionError("unreachable")
+
+
+def stamp_engine() -> Engine:
+    """This app's engine for the stamp: the app's database server, autocommit, a small pool, no ping
+    (a dropped connection is retried once by ``data_stamp``)."""
+    engine = current_app.extensions.get("stamp_engine")
+    if engine is None:
+        options = current_app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("connect_args")
+        engine = create_engine(db.engine.url, isolation_level="AUTOCOMMIT", pool_size=2, max_overflow=8,
+                               **({"connect_args": options} if options else {}))
+        if current_app.extensions.setdefault("stamp_engine", engine) is engine:
+            # closed with the app's engine (a worker shutting down, a test's app)
+            event.listen(db.engine, "engine_disposed", lambda _: engine.dispose())
+        engine = current_app.extensions["stamp_engine"]
+    return engine
 
 
 class AnswerCache:

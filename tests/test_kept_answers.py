@@ -25,7 +25,7 @@ def workers(app, app_ctx):
     for worker in made:
         with worker.app_context():
             db.session.remove()
-            db.engine.dispose()
+            db.engine.dispose()  # and the stamp's engine with it
 
 
 def bearer(token: str) -> dict:
