@@ -20,6 +20,9 @@ from auth import current_principal, request_stamp
 from services import calendar, public, reports
 
 KEPT_HEADERS = ("Content-Type", "X-Pagination", "Content-Disposition")
+# A bigger answer (a page of 1,000 rows, a big draw's file) is made each time: with at most
+# AnswerCache.MAX_ENTRIES answers a process keeps, this bounds the store's memory.
+MAX_KEPT_BYTES = 512 * 1024
 
 
 def serve_kept():
@@ -76,9 +79,10 @@ def kept_while_unchanged(view=None, *, by_caller: bool = True, tokenless_only: b
     view whose answer is the same for everyone and which reads no token (a bad one is ignored
     there, as before). ``tokenless_only``: only answers to requests without a token are kept
     (what the public may read of a published draw, stored once by the draw service); a token's
-    request is made afresh each time. Only a 200 that is not streamed is kept; an error is made
-    again each time. Put it under ``roles_required`` and above flask-smorest's decorators, so what is kept
-    is the finished answer (body and pagination header).
+    request is made afresh each time. Only a 200 that is not streamed and has at most
+    ``MAX_KEPT_BYTES`` is kept; an error is made again each time. Put it under
+    ``roles_required`` and above flask-smorest's decorators, so what is kept is the finished
+    answer (body and pagination header).
     """
     if view is None:
         return functools.partial(kept_while_unchanged, by_caller=by_caller, tokenless_only=tokenless_only)
@@ -96,12 +100,13 @@ def kept_while_unchanged(view=None, *, by_caller: bool = True, tokenless_only: b
             made.append(response)
             if response.status_code != 200 or response.is_streamed or response.direct_passthrough:
                 return None
-            return response.get_data(), kept_headers(response)
+            body = response.get_data()
+            return (body, kept_headers(response)) if len(body) <= MAX_KEPT_BYTES else None
 
         kept = view_answers().get_or_make(key, make, request_stamp())
         if made:  # made now: the answer itself, whatever it was
             return made[0]
-        if kept is None:  # an error made earlier at this stamp: make it again
+        if kept is None:  # an error, or an answer too big to keep, made earlier at this stamp: make it again
             return view(*args, **kwargs)
         body, headers = kept
         return current_app.response_class(body, status=200, headers=headers)
