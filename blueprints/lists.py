@@ -128,12 +128,13 @@ class PublicationItem(MethodView):
 
 @blp.route("/<period>.csv")
 class PublicationCsv(MethodView):
-    @kept_while_unchanged(by_caller=False)
     @blp.response(200, {"type": "string"}, content_type="text/csv")
     @blp.alt_response(404, response="DEFAULT_ERROR", description="Not published (yet)")
     def get(self, period):
         """The same rows as CSV, one line per entry with its list and supplement (public)."""
-        return Response(rows_csv(lists.period_view(period)), mimetype="text/csv", headers={
+        # kept like the period's JSON and page: cleared by a write in this process, TTL elsewhere
+        body = lists.published_cache.get_or_make(("csv", period), lambda: rows_csv(lists.period_view(period)).encode())
+        return Response(body, mimetype="text/csv", headers={
             "Content-Disposition": f'attachment; filename="lists-{period}.csv"'})
 
 
