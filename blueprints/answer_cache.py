@@ -4,6 +4,10 @@
   written, so each process keeps a successful GET's answer, keyed by its URL, for
   ``LISTS_CACHE_SECONDS`` (0 in the tests). A new result shows within that time; nothing
   private is ever kept, since only the public blueprints use this.
+- ``kept_once_public``: what anyone may read of a published draw never changes (its plan, seeds,
+  selections and sample codes are fixed at the draw; its verification and file are stored once
+  by the draw service; a public draw stays public, since a sample never goes back to
+  ``planned``), so each process keeps it for good, with no query at all.
 - ``kept_while_unchanged``: a view's successful GET answer kept per process while the data
   stamp (``services.reports.data_stamp``: the latest audit event and the latest sample) is
   unchanged, keyed by its URL, the caller's access scope and the day. Every write moves the
@@ -13,6 +17,7 @@
 """
 
 import functools
+import threading
 
 from flask import Blueprint, current_app, make_response, request
 
@@ -71,25 +76,23 @@ def view_answers() -> reports.AnswerCache:
     return current_app.extensions.setdefault("view_answers", reports.AnswerCache())
 
 
-def kept_while_unchanged(view=None, *, by_caller: bool = True, tokenless_only: bool = False):
+def kept_while_unchanged(view=None, *, by_caller: bool = True):
     """Serve the view's successful GET answer again while the data stamp is unchanged.
 
     The key is the host and the URL with its query, today (some answers say what is overdue or
     lapsed today) and, ``by_caller``, the caller's access scope; ``by_caller=False`` is for a
     view whose answer is the same for everyone and which reads no token (a bad one is ignored
-    there, as before). ``tokenless_only``: only answers to requests without a token are kept
-    (what the public may read of a published draw, stored once by the draw service); a token's
-    request is made afresh each time. Only a 200 that is not streamed and has at most
+    there, as before). Only a 200 that is not streamed and has at most
     ``MAX_KEPT_BYTES`` is kept; an error is made again each time. Put it under
     ``roles_required`` and above flask-smorest's decorators, so what is kept is the finished
     answer (body and pagination header).
     """
     if view is None:
-        return functools.partial(kept_while_unchanged, by_caller=by_caller, tokenless_only=tokenless_only)
+        return functools.partial(kept_while_unchanged, by_caller=by_caller)
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
-        if request.method != "GET" or (tokenless_only and "Authorization" in request.headers):
+        if request.method != "GET":
             return view(*args, **kwargs)
         scope = access_scope() if by_caller else "everyone"
         key = ("view", request.host, request.full_path, scope, calendar.today())
@@ -110,5 +113,42 @@ def kept_while_unchanged(view=None, *, by_caller: bool = True, tokenless_only: b
             return view(*args, **kwargs)
         body, headers = kept
         return current_app.response_class(body, status=200, headers=headers)
+
+    return wrapper
+
+
+_FOR_GOOD_LOCK = threading.Lock()
+MAX_FOR_GOOD = 256  # answers kept for good per process; all are forgotten when full
+
+
+def kept_once_public(view=None, *, final=None):
+    """Keep for good, per process, the answer to a request without a token that succeeded: only a
+    published draw's is a 200 without a token, and it never changes; ``final(response)``, when
+    given, says whether this answer is final yet (the draw's own view names when it was
+    published, which a supervisor may still do after it became public). A request with a token
+    is made afresh (a supervisor reads a draw before it is public, and a token is checked)."""
+    if view is None:
+        return functools.partial(kept_once_public, final=final)
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if request.method != "GET" or "Authorization" in request.headers:
+            return view(*args, **kwargs)
+        kept_answers = current_app.extensions.setdefault("published_answers", {})
+        key = (request.host, request.full_path)
+        kept = kept_answers.get(key)
+        if kept is not None:
+            body, headers = kept
+            return current_app.response_class(body, status=200, headers=headers)
+        response = make_response(view(*args, **kwargs))
+        if (response.status_code == 200 and not response.is_streamed and not response.direct_passthrough
+                and (final is None or final(response))):
+            body = response.get_data()
+            if len(body) <= MAX_KEPT_BYTES:
+                with _FOR_GOOD_LOCK:
+                    if len(kept_answers) >= MAX_FOR_GOOD:
+                        kept_answers.clear()
+                    kept_answers[key] = (body, kept_headers(response))
+        return response
 
     return wrapper

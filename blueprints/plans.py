@@ -10,7 +10,7 @@ from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from auth import SUPERVISOR, actor_name, current_principal, roles_required
-from blueprints.answer_cache import kept_while_unchanged
+from blueprints.answer_cache import kept_once_public, kept_while_unchanged
 from blueprints.common import Blueprint, PlainText, SelectPage, period_field
 from blueprints.tasks import LOCATION_HEADER, PREFER_ASYNC_DOC, TaskSchema, accepted, prefers_async
 from sampling.enums import GRADES, PLAN_KINDS, PLAN_LEVELS, STAGES
@@ -156,6 +156,7 @@ class PlanDraw(MethodView):
         tasks.start(outcome.id)
         return response
 
+    @kept_once_public(final=lambda answer: answer.get_json()["published_at"] is not None)
     @kept_while_unchanged
     @blp.doc(**OPTIONAL_AUTH_DOC)
     @blp.response(200, DrawSchema)
@@ -179,7 +180,7 @@ DRAW_HEAD = DrawSchema(exclude=("selections",))
 
 @blp.route("/<int:plan_id>/draw/verify")
 class PlanDrawVerify(MethodView):
-    @kept_while_unchanged(tokenless_only=True)
+    @kept_once_public
     @blp.doc(**OPTIONAL_AUTH_DOC)
     @blp.response(200, VerificationSchema)
     def get(self, plan_id):
@@ -189,7 +190,7 @@ class PlanDrawVerify(MethodView):
 
 @blp.route("/<int:plan_id>/draw/export")
 class PlanDrawExport(MethodView):
-    @kept_while_unchanged(tokenless_only=True)
+    @kept_once_public
     @blp.doc(**OPTIONAL_AUTH_DOC)
     @blp.response(200, description="The draw file that scripts/verify_draw.py checks")
     def get(self, plan_id):

@@ -52,8 +52,8 @@ def _clean_tables(request):
     if "app" not in request.fixturenames:
         return
     app = request.getfixturevalue("app")
-    for kept in ("view_answers", "principals", "pass_rate_answers"):  # a new database starts with none
-        app.extensions.pop(kept, None)
+    for kept in ("view_answers", "principals", "pass_rate_answers", "published_answers"):
+        app.extensions.pop(kept, None)  # a new database starts with none kept
     with app.app_context():
         db.session.remove()
         tables = [t.name for t in reversed(Base.metadata.sorted_tables)]

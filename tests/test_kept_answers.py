@@ -106,3 +106,30 @@ def test_a_public_kept_answer_reads_no_token(client, factory):
     make_world(factory)
     assert client.get("/api/v1/plans").status_code == 200
     assert client.get("/api/v1/plans", headers=bearer("not-a-token")).status_code == 200  # as before: no token needed
+
+
+def test_a_published_draw_is_kept_for_good_once_its_answer_is_final(app, client, factory):
+    from models.samples import Sample
+    from tests.plans_factory import plans_world
+
+    plans_world(factory)
+    sup = bearer(supervisor_token())
+    plan = client.post("/api/v1/plans", json={
+        "name": "2026年第四季度服装五金产品监督抽查", "level": "municipal", "kind": "routine", "period": "2026Q4",
+        "category_codes": ["FZ-01", "WJ-01"], "sample_size": 3}, headers=sup).get_json()
+    url = f"/api/v1/plans/{plan['id']}/draw"
+    assert client.post(url, json={}, headers=sup).status_code == 201
+    for sample in db.session.query(Sample).all():  # every sample visited: the draw is public, not yet published
+        sample.status = "sampled"
+    db.session.commit()
+
+    public = client.get(url)
+    assert public.status_code == 200 and public.json["public"] is True and public.json["published_at"] is None
+    published = client.post(url + "/publish", headers=sup).json["published_at"]
+    assert published is not None
+    assert client.get(url).json["published_at"] == published  # the unpublished answer was not kept for good
+    for path in ("", "/verify", "/export"):
+        first = client.get(url + path)
+        assert first.status_code == 200 and client.get(url + path).data == first.data
+    assert set(app.extensions["published_answers"]) == {("localhost", f"{url}{path}?")
+                                                          for path in ("", "/verify", "/export")}
