@@ -1,9 +1,9 @@
-"""Answers served again without being made again, two ways.
+"""Answers served again without being made again, three ways.
 
-- ``kept_for(blp)``: the open data, the public pages and the feed are read far more than
-  written, so each process keeps a successful GET's answer, keyed by its URL, for
-  ``LISTS_CACHE_SECONDS`` (0 in the tests). A new result shows within that time; nothing
-  private is ever kept, since only the public blueprints use this.
+- ``kept_for(blp)`` (``kept_a_while`` for one view): the open data, the public pages, the feed
+  and the audit anchors are read far more than written, so each process keeps a successful
+  GET's answer, keyed by its URL, for ``LISTS_CACHE_SECONDS`` (0 in the tests). A new result
+  shows within that time; nothing private is ever kept, since only public views use this.
 - ``kept_once_public``: what anyone may read of a published draw never changes (its plan, seeds,
   selections and sample codes are fixed at the draw; its verification and file are stored once
   by the draw service; a public draw stays public, since a sample never goes back to
@@ -59,6 +59,21 @@ def kept_for(blp: Blueprint) -> Blueprint:
     blp.before_request(serve_kept)
     blp.after_request(keep)
     return blp
+
+
+def kept_a_while(view):
+    """One view's GET answer kept for ``LISTS_CACHE_SECONDS``, as ``kept_for`` keeps a whole
+    public blueprint's (for a public view in a blueprint that has private ones too)."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        kept = serve_kept()
+        if kept is not None:
+            body, status, headers = kept
+            return current_app.response_class(body, status=status, headers=headers)
+        return keep(make_response(view(*args, **kwargs)))
+
+    return wrapper
 
 
 def access_scope() -> tuple | None:

@@ -6,6 +6,7 @@ from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields
 
 from auth import SUPERVISOR, roles_required
+from blueprints.answer_cache import kept_a_while
 from blueprints.common import Blueprint, PlainText, SelectPage
 from services.audit import events_query, published_anchors, verify_chain
 from services.calendar import timezone
@@ -93,6 +94,7 @@ class AuditVerify(MethodView):
 
 @blp.route("/public/audit-anchors")
 class AuditAnchors(MethodView):
+    @kept_a_while  # public, like the feed that carries the same anchors
     @blp.response(200, AnchorSchema(many=True))
     def get(self):
         """The audit trail's head as published each day (public): keep one, and the trail up to
