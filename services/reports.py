@@ -22,7 +22,6 @@ from datetime import date
 
 from flask import current_app
 from sqlalchemy import BigInteger, Engine, case, cast, create_engine, event, func, select
-from sqlalchemy.exc import DBAPIError
 
 from extensions import db
 from models.audit import AuditEvent
@@ -478,12 +477,17 @@ def data_stamp() -> tuple:
         return tuple(db.session.connection().exec_driver_sql(STAMP_SQL).one())
     engine = stamp_engine()
     for attempt in (1, 2):
+        raw = engine.raw_connection()  # the driver's connection: no statement wrappers per request
         try:
-            with engine.connect() as conn:
-                return tuple(conn.exec_driver_sql(STAMP_SQL).one())
-        except DBAPIError as error:  # a connection the database dropped: one more try on a new one
-            if attempt == 2 or not error.connection_invalidated:
+            cursor = raw.cursor()
+            cursor.execute(STAMP_SQL)
+            return tuple(cursor.fetchone())
+        except engine.dialect.loaded_dbapi.Error:
+            raw.invalidate()  # a connection the database dropped: one more try on a new one
+            if attempt == 2:
                 raise
+        finally:
+            raw.close()
     raise AssertionError("unreachable")
 
 
