@@ -91,7 +91,7 @@ def draw_plan(plan_id: int, public_entropy: str, actor: str, now: datetime,
     progress("done", 3, 3)
     laps.append(time.perf_counter())
     log.info("plan %s drawn: %d eligible enterprises read in %.1f s, %d selections drawn in %.1f s, "
-             "stored in %.1f s", plan.id, registry.enterprises, laps[1] - laps[0], len(rows), laps[2] - laps[1],
+             "stored in %.1f s", plan_id, registry.enterprises, laps[1] - laps[0], len(rows), laps[2] - laps[1],
              laps[3] - laps[2])
     return answer
 
