@@ -47,6 +47,7 @@ from sampling.enums import (
 )
 from sampling.errors import InvalidInput
 from services.audit import record_event
+from services.bulk import insert_tuples
 from services.uploads import csv_rows
 
 IMPORT_HEADER = ("credit_code", "name", "region", "address", "scale", "category_codes", "status")
@@ -207,10 +208,7 @@ def _stage(connection: Connection, rows: list[tuple], links: list[tuple]) -> Non
             finally:
                 cursor.close()
             continue
-        columns = ", ".join(c.name for c in table.columns)
-        with connection.connection.cursor() as cursor, cursor.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
-            for value in values:
-                copy.write_row(value)
+        insert_tuples(table, [c.name for c in table.columns], values)
 
 
 def _duplicates(connection: Connection) -> dict[str, list[str]]:
