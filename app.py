@@ -61,6 +61,11 @@ def register_extensions(app: Flask) -> None:
     api.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         _tune_sqlite(app, db)
+    else:
+        from services.stamp import count_commits
+
+        with app.app_context():
+            count_commits(db.engine)  # this process's writes show to its next request at once
 
     import swagger_ui_bundle
 

@@ -8,7 +8,7 @@ from flask_smorest import abort
 
 from models.auth import User
 from services.calendar import now
-from services.reports import data_stamp
+from services.stamp import data_stamp
 from services.users import attached_user, hash_token, user_fields, user_of_token
 
 _PRINCIPALS_LOCK = threading.Lock()
@@ -50,7 +50,7 @@ def _load_principal() -> User | None:
 
 
 def request_stamp() -> tuple:
-    """The data stamp (``services.reports.data_stamp``), read once per request: the principal and
+    """The data stamp (``services.stamp.data_stamp``), read once per request: the principal and
     any answer kept against the stamp are checked against the same reading."""
     if not hasattr(request, "_data_stamp"):
         request._data_stamp = data_stamp()

@@ -11,11 +11,13 @@ from models.registry import Category, Enterprise, Inspector, Lab
 from models.reports import TargetRate
 from models.samples import IdempotencyRecord, RectificationReport, Result, ResultItem, Sample, SampleEvent
 from models.signals import RiskSignal
+from models.stamp import CHANNEL as STAMP_CHANNEL  # the stamp's triggers, made with the tables
 from models.tasks import Task
 
 __all__ = [
     "AuditAnchor", "AuditEvent", "AuditHead", "Base", "Category", "Draw", "Enterprise", "FollowUpAction",
     "IdempotencyRecord", "Inspector", "Lab", "ListEntry", "PartnerEvent", "Plan", "Publication",
-    "RectificationReport", "Result", "ResultItem", "RiskSignal", "Sample", "SampleEvent", "Selection", "Supplement",
+    "RectificationReport", "Result", "ResultItem", "RiskSignal", "Sample", "SampleEvent", "Selection", "STAMP_CHANNEL",
+    "Supplement",
     "TargetRate", "Task", "User",
 ]

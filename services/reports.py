@@ -21,10 +21,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 
 from flask import current_app
-from sqlalchemy import BigInteger, Engine, case, cast, create_engine, event, func, select
+from sqlalchemy import BigInteger, case, cast, func, select
 
 from extensions import db
-from models.audit import AuditEvent
 from models.plans import Plan
 from models.registry import Category, Enterprise
 from models.reports import TargetRate
@@ -35,6 +34,7 @@ from sampling.enums import CATEGORY_GROUPS, ENTERPRISE_KINDS, PLAN_KINDS, PLAN_L
 from sampling.errors import InvalidInput
 from sampling.lifecycle import PASS, REFUSED
 from services.audit import record_event
+from services.stamp import data_stamp
 
 # Grouping key -> the column it groups by; the label columns shown beside a code. ``weighted``
 # (the plan drew with risk weights or per-grade ratios) is built per report from the plans;
@@ -451,67 +451,12 @@ def _row_values(estimate: stats.RateEstimate, pending: int, refused: int, enterp
 # --- answers kept while the data is unchanged (issue 15) ----------------------------------------
 
 
-# Four index lookups in one statement; plain SQL, built once (it runs on every cached answer).
-STAMP_SQL = "SELECT " + ", ".join(
-    f"(SELECT {column} FROM {table} ORDER BY id DESC LIMIT 1)"
-    for table, column in ((AuditEvent.__tablename__, "id"), (AuditEvent.__tablename__, "hash"),
-                          (Sample.__tablename__, "id"), (Sample.__tablename__, "created_at"))
-)
-
-
-def data_stamp() -> tuple:
-    """Changes whenever anything a report counts may have changed.
-
-    Every service write records an audit event in its transaction (sample moves, corrections,
-    history imports, targets, registry edits, plans), and rows inserted in bulk move the
-    latest sample: the latest of each (id with its hash or creation time, unique even when a
-    truncated table starts its ids again) is the stamp.
-
-    On a database server it is read on a connection of its own in autocommit mode
-    (``stamp_engine``), outside the request's transaction: one round trip, with no BEGIN,
-    ROLLBACK or pool ping around it, and a request whose kept answer is still good never opens a
-    transaction at all. It sees only committed writes, so an answer made afterwards is never
-    older than its stamp. SQLite has no round trips to save: there it is read in the session.
-    """
-    if db.engine.dialect.name == "sqlite":
-        return tuple(db.session.connection().exec_driver_sql(STAMP_SQL).one())
-    engine = stamp_engine()
-    for attempt in (1, 2):
-        raw = engine.raw_connection()  # the driver's connection: no statement wrappers per request
-        try:
-            cursor = raw.cursor()
-            cursor.execute(STAMP_SQL)
-            return tuple(cursor.fetchone())
-        except engine.dialect.loaded_dbapi.Error:
-            raw.invalidate()  # a connection the database dropped: one more try on a new one
-            if attempt == 2:
-                raise
-        finally:
-            raw.close()
-    raise AssertionError("unreachable")
-
-
-def stamp_engine() -> Engine:
-    """This app's engine for the stamp: the app's database server, autocommit, a small pool, no ping
-    (a dropped connection is retried once by ``data_stamp``)."""
-    engine = current_app.extensions.get("stamp_engine")
-    if engine is None:
-        options = current_app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("connect_args")
-        engine = create_engine(db.engine.url, isolation_level="AUTOCOMMIT", pool_size=2, max_overflow=8,
-                               **({"connect_args": options} if options else {}))
-        if current_app.extensions.setdefault("stamp_engine", engine) is engine:
-            # closed with the app's engine (a worker shutting down, a test's app)
-            event.listen(db.engine, "engine_disposed", lambda _: engine.dispose())
-        engine = current_app.extensions["stamp_engine"]
-    return engine
-
-
 class AnswerCache:
     """Reports, downloads and pages kept per process while ``data_stamp()`` is unchanged.
 
     Ended quarters change only by late results, supplements and corrections, and each of
     those moves the stamp: a request after any write recomputes, in every worker, with no TTL
-    to wait out. The stamp is read before the answer is made, so a write racing a request
+    to wait out (``services.stamp``). The stamp is read before the answer is made, so a write racing a request
     can only make the next request recompute, never keep an old answer under a new stamp.
     """
 

@@ -66,6 +66,19 @@ def _clean_tables(request):
 
 
 @pytest.fixture
+def workers(app, app_ctx):
+    """Two more apps on the test database, as two gunicorn workers are: each request in its own
+    app context and database session, each process with its own kept answers."""
+    made = [create_app({"ENV_NAME": "testing", "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]})
+            for _ in range(2)]
+    yield [worker.test_client() for worker in made]
+    for worker in made:
+        with worker.app_context():
+            db.session.remove()
+            db.engine.dispose()  # and the stamp's engine with it
+
+
+@pytest.fixture
 def app_ctx(app):
     with app.app_context():
         yield

@@ -4,28 +4,12 @@ still sees only what its role may see; a token is checked on every request."""
 
 from datetime import UTC, datetime
 
-import pytest
-
-from app import create_app
 from extensions import db
 from services import users
 from tests.lifecycle_factory import make_world
 
 SAMPLES = "/api/v1/samples?page_size=50"
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def workers(app, app_ctx):
-    """Two more apps on the test database, as two gunicorn workers are: each request in its own
-    app context and database session, each process with its own kept answers."""
-    made = [create_app({"ENV_NAME": "testing", "SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"]})
-            for _ in range(2)]
-    yield [worker.test_client() for worker in made]
-    for worker in made:
-        with worker.app_context():
-            db.session.remove()
-            db.engine.dispose()  # and the stamp's engine with it
 
 
 def bearer(token: str) -> dict:

@@ -9,6 +9,7 @@ from sqlalchemy import create_engine, make_url, text
 
 from app import create_app
 from models.base import Base
+from models.stamp import WATCHED, trigger_name
 
 
 def _fresh_url(tmp_path):
@@ -34,5 +35,10 @@ def test_upgrade_matches_models(tmp_path):
 
         with db.engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+            postgres = conn.dialect.name == "postgresql"
+            user_triggers = text("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")
+            triggers = set(conn.scalars(user_triggers)) if postgres else set()
         db.engine.dispose()
     assert diff == [], f"models and migrations differ: {diff}"
+    if postgres:  # the data stamp's notifications, as create_all attaches them (models/stamp.py)
+        assert triggers == {trigger_name(table.name) for table in WATCHED}
