@@ -287,24 +287,6 @@ def within_exclusion_window(last_sampled_on: date | None, as_of: date, exclusion
     return last_sampled_on is not None and (as_of - last_sampled_on).days < exclusion_days
 
 
-def apply_exclusion_window(
-    candidates: Iterable[Candidate],
-    last_sampled: Mapping[tuple[str, str], date],
-    as_of: date,
-    exclusion_days: int,
-) -> list[Candidate]:
-    """Drop each (enterprise, category) sampled in the window; rechecks must not be in ``last_sampled``."""
-    eligible = []
-    for cand in candidates:
-        cats = tuple(
-            c for c in cand.categories
-            if not within_exclusion_window(last_sampled.get((cand.credit_code, c)), as_of, exclusion_days)
-        )
-        if cats:
-            eligible.append(cand if cats == cand.categories else cand._replace(categories=cats))
-    return eligible
-
-
 # --- the registry snapshot ----------------------------------------------------------------
 
 

@@ -1,14 +1,15 @@
 """Reading and writing many rows inside the session's transaction, without the ORM's per-row cost.
 
 ``plain_rows`` reads a Core ``select`` through the database driver's own cursor;
-``insert_rows`` writes rows with one statement: COPY on PostgreSQL, one executemany elsewhere.
+``insert_tuples`` (``insert_rows`` for dicts) writes rows with one statement: COPY on PostgreSQL,
+the driver's executemany on SQLite.
 """
 
 import itertools
 import json
 from collections.abc import Iterator
 
-from sqlalchemy import JSON, Select, Table, insert
+from sqlalchemy import JSON, Select, Table
 
 from extensions import db
 
@@ -56,22 +57,25 @@ def insert_rows(table: Table, rows: list[dict]) -> None:
 
 
 def insert_tuples(table: Table, columns: list[str], rows: list[tuple]) -> None:
-    """Insert ``rows``, tuples of the ``columns``' values, with one statement: COPY on PostgreSQL
-    (the columns' Python-side defaults filled in), one executemany elsewhere. Tuples, not
-    dicts: a province's draw writes 200,000 rows at once."""
+    """Insert ``rows``, tuples of the ``columns``' values, with one statement and the columns'
+    Python-side defaults filled in: COPY on PostgreSQL, the driver's executemany on SQLite, each
+    value bound as its column's type binds it. Tuples, not dicts, and no SQLAlchemy per row: a
+    province's draw writes 200,000 rows at once."""
     if not rows:
         return
     connection = db.session.connection()
-    if connection.dialect.name != "postgresql":
-        connection.execute(insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
-        return
+    dialect = connection.dialect
     fixed = _defaults(table, columns)
     names = [*columns, *fixed]
     extra = tuple(fixed.values())
+    quote = dialect.identifier_preparer.quote
+    into = f"{quote(table.name)} ({', '.join(quote(n) for n in names)})"
+    if dialect.name == "sqlite":
+        _executemany(connection.connection, f"INSERT INTO {into} VALUES ({', '.join('?' * len(names))})",
+                     _bound(table, names, dialect, rows, extra))
+        return
     as_json = [n for n, name in enumerate(columns) if isinstance(table.columns[name].type, JSON)]
-    quote = connection.dialect.identifier_preparer.quote
-    sql = f"COPY {quote(table.name)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
-    with connection.connection.cursor() as cursor, cursor.copy(sql) as copy:
+    with connection.connection.cursor() as cursor, cursor.copy(f"COPY {into} FROM STDIN") as copy:
         write = copy.write_row
         for row in rows:
             if as_json:
@@ -80,3 +84,28 @@ def insert_tuples(table: Table, columns: list[str], rows: list[tuple]) -> None:
                     if row[n] is not None:
                         row[n] = json.dumps(row[n])
             write((*row, *extra))
+
+
+def _bound(table: Table, names: list[str], dialect, rows: list[tuple], extra: tuple) -> Iterator[tuple]:
+    """The rows with the defaults appended, each value as its column's type gives it to the driver
+    (a timestamp in UTC, a JSON document as text): what SQLAlchemy's own insert would send."""
+    processors = [(n, processor) for n, name in enumerate(names)
+                  if (processor := table.columns[name].type.dialect_impl(dialect).bind_processor(dialect))]
+    if not processors:
+        return (row + extra for row in rows) if extra else iter(rows)
+
+    def bound(row):
+        values = [*row, *extra]
+        for n, process in processors:
+            values[n] = process(values[n])
+        return values
+
+    return map(bound, rows)
+
+
+def _executemany(dbapi_connection, sql: str, rows) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.executemany(sql, rows)
+    finally:
+        cursor.close()

@@ -196,18 +196,9 @@ def _drop_staging(connection: Connection) -> None:
 
 
 def _stage(connection: Connection, rows: list[tuple], links: list[tuple]) -> None:
-    """Write checked rows and their links into the staging tables: COPY on PostgreSQL."""
+    """Write checked rows and their links into the staging tables: COPY on PostgreSQL, the
+    driver's executemany on SQLite."""
     for table, values in ((STAGED, rows), (STAGED_LINKS, links)):
-        if not values:
-            continue
-        if connection.dialect.name != "postgresql":  # the driver's own executemany: plain tuples, no SQLAlchemy per row
-            marks = ", ".join("?" * len(table.columns))
-            cursor = connection.connection.cursor()
-            try:
-                cursor.executemany(f"INSERT INTO {table.name} VALUES ({marks})", values)
-            finally:
-                cursor.close()
-            continue
         insert_tuples(table, [c.name for c in table.columns], values)
 
 

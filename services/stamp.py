@@ -177,6 +177,8 @@ class StampWatch:
         self._stale = True
 
     def close(self) -> None:
+        if self.pid != os.getpid():  # a forked process's copy: its connection is the parent's to close
+            return
         with self._lock:
             self._drop()
         self.engine.dispose()

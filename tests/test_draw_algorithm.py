@@ -493,15 +493,16 @@ def test_only_a_check_of_the_same_or_a_higher_level_excludes():
     assert draw.excluding_levels("municipal") == ("national", "provincial", "municipal")
 
 
-def test_exclusion_window_drops_recently_sampled_categories():
-    from datetime import date
+def test_a_category_sampled_within_the_exclusion_window_is_barred():
+    from datetime import date, timedelta
 
-    cands = [Candidate(code(1), "虎门镇", ("DX-01", "FZ-01")), Candidate(code(2), "虎门镇", ("FZ-01",))]
-    last = {(code(1), "DX-01"): date(2026, 9, 1), (code(2), "FZ-01"): date(2026, 1, 1)}
-    eligible = draw.apply_exclusion_window(cands, last, date(2026, 11, 1), 180)
-    assert eligible == [Candidate(code(1), "虎门镇", ("FZ-01",)), Candidate(code(2), "虎门镇", ("FZ-01",))]
-    assert draw.apply_exclusion_window(cands, last, date(2026, 11, 1), 365) == [
-        Candidate(code(1), "虎门镇", ("FZ-01",))]
+    as_of = date(2026, 11, 1)
+    assert draw.within_exclusion_window(date(2026, 9, 1), as_of, 180)
+    assert not draw.within_exclusion_window(date(2026, 1, 1), as_of, 180)
+    assert draw.within_exclusion_window(date(2026, 1, 1), as_of, 365)
+    assert draw.within_exclusion_window(as_of - timedelta(days=179), as_of, 180)
+    assert not draw.within_exclusion_window(as_of - timedelta(days=180), as_of, 180)  # the window has passed
+    assert not draw.within_exclusion_window(None, as_of, 180)  # never sampled
 
 
 # --- verification: in-process and the standalone script ---------------------------------------
