@@ -74,9 +74,13 @@ class Config:
     # least once in this many years (DESIGN.md "Risk signals and key products").
     COVERAGE_YEARS = 2
 
-    # Pass-rate reports and the /reports page are kept per process while the data they count is
-    # unchanged (services.reports.AnswerCache checks a stamp of the latest write on every request).
+    # Pass-rate reports, pages and the lists users work from are kept per process while the data
+    # they show is unchanged (services.stamp: a stamp of the latest write). On PostgreSQL each
+    # process LISTENs for the stamp's notifications and reads it only after one; set
+    # DATA_STAMP_LISTEN=0 to read it on every request instead, e.g. behind a connection pooler in
+    # transaction mode (PgBouncer), which does not deliver notifications.
     REPORTS_CACHE = os.environ.get("REPORTS_CACHE", "1") != "0"
+    DATA_STAMP_LISTEN = os.environ.get("DATA_STAMP_LISTEN", "1") != "0"
 
     # Background tasks (issue 15). A draw over more candidates than this, or an enterprise upload
     # larger than this, answers 202 with a task (GET /api/v1/tasks/{id}) instead of running inside

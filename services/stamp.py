@@ -16,9 +16,10 @@ How it is read:
   round trip at all. A write in this process shows to its next request at once; a write
   elsewhere (another worker, the scheduler, the CLI) as soon as its notification arrives, which
   PostgreSQL sends at commit (well under a millisecond on one host). A lost connection is opened
-  again and the stamp read afresh. Without the triggers (a database not yet migrated) or on a
-  driver other than psycopg, the stamp is read on every request, on a connection of its own in
-  autocommit mode.
+  again and the stamp read afresh. Without the triggers (a database not yet migrated), with
+  ``DATA_STAMP_LISTEN`` off (a pooler that does not deliver notifications) or on a driver other
+  than psycopg, the stamp is read on every request, on a connection of its own in autocommit
+  mode.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def stamp_watch() -> StampWatch:
         options = current_app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("connect_args")
         engine = create_engine(db.engine.url, isolation_level="AUTOCOMMIT", pool_size=2, max_overflow=8,
                                **({"connect_args": options} if options else {}))
-        watch = StampWatch(engine)
+        watch = StampWatch(engine, listen=current_app.config["DATA_STAMP_LISTEN"])
         current_app.extensions["stamp_watch"] = watch
         event.listen(db.engine, "engine_disposed", lambda _: watch.close())  # a worker or a test's app closing
     return watch
@@ -95,10 +96,10 @@ def stamp_watch() -> StampWatch:
 class StampWatch:
     """The stamp as this process last read it, read again when the database says it changed."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, listen: bool = True):
         self.engine = engine
         self.pid = os.getpid()
-        self.listening = engine.dialect.driver == "psycopg"
+        self.listening = listen and engine.dialect.driver == "psycopg"
         self._lock = threading.Lock()
         self._held = None  # the pool's wrapper of the listening connection, kept checked out
         self._connection = None  # its psycopg connection

@@ -21,7 +21,7 @@ def stored(hash_: str) -> tuple:
 def test_bulk_rows_are_stored_as_the_orm_stores_them(app_ctx):
     when = datetime(2026, 12, 4, 9, 30, 15, 123456, tzinfo=BEIJING)
     values = (when, "监督员", "create", "sample", "S1", {"名称": "电线", "n": [1, 2.5, None]}, None, "0" * 64)
-    db.session.add(AuditEvent(**dict(zip(COLUMNS, (*values, "a" * 64)))))
+    db.session.add(AuditEvent(**dict(zip(COLUMNS, (*values, "a" * 64), strict=True))))
     db.session.flush()
     insert_tuples(AuditEvent.__table__, COLUMNS, [(*values, "b" * 64)])
     insert_tuples(AuditEvent.__table__, COLUMNS[1:], [(*values[1:], "c" * 64)])  # occurred_at from its default

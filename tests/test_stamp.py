@@ -75,6 +75,15 @@ def test_a_lost_listening_connection_is_opened_again(factory, workers):
     assert eventually(lambda: first_name(reader, sup) == "东莞市重连有限公司")
 
 
+def test_not_listening_the_stamp_is_read_on_every_request(app, app_ctx, factory):
+    make_world(factory)
+    watch = stamp.StampWatch(stamp.stamp_watch().engine, listen=False)  # DATA_STAMP_LISTEN=0
+    first = watch.current()
+    assert watch.current() == first and watch.readings == 2
+    users.create_user("新主管", "supervisor", actor="test", now=NOW)
+    assert watch.current() != first
+
+
 def test_without_the_triggers_the_stamp_is_read_on_every_request(app, app_ctx, factory, caplog):
     make_world(factory)
     watch = stamp.StampWatch(stamp.stamp_watch().engine)
