@@ -159,7 +159,7 @@ def kept_once_public(view=None, *, final=None):
             return current_app.response_class(body, status=200, headers=headers)
         response = make_response(view(*args, **kwargs))
         if (response.status_code == 200 and not response.is_streamed and not response.direct_passthrough
-                and (final is None or final(response))):
+                and (final is None or judged_final(key, response, final))):
             body = response.get_data()
             if len(body) <= MAX_KEPT_BYTES:
                 with _FOR_GOOD_LOCK:
@@ -169,3 +169,20 @@ def kept_once_public(view=None, *, final=None):
         return response
 
     return wrapper
+
+
+def judged_final(key, response, final) -> bool:
+    """``final(response)``, judged once per answer: a draw public but not yet published is served
+    from ``kept_while_unchanged``'s store as the same body object each time, so the verdict on it
+    is kept beside it instead of parsing the answer again on every request."""
+    body = response.get_data()
+    verdicts = current_app.extensions.setdefault("final_verdicts", {})
+    judged = verdicts.get(key)
+    if judged is not None and judged[0] is body:
+        return judged[1]
+    verdict = final(response)
+    with _FOR_GOOD_LOCK:
+        if len(verdicts) >= MAX_FOR_GOOD:
+            verdicts.clear()
+        verdicts[key] = (body, verdict)
+    return verdict

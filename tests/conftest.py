@@ -52,7 +52,7 @@ def _clean_tables(request):
     if "app" not in request.fixturenames:
         return
     app = request.getfixturevalue("app")
-    for kept in ("view_answers", "principals", "pass_rate_answers", "published_answers"):
+    for kept in ("view_answers", "principals", "pass_rate_answers", "published_answers", "final_verdicts"):
         app.extensions.pop(kept, None)  # a new database starts with none kept
     with app.app_context():
         db.session.remove()
