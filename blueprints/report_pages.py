@@ -25,7 +25,7 @@ blp = Blueprint("report_pages", __name__)
 
 # Chart geometry, in SVG user units: narrow enough that text stays readable on a 390 px phone.
 WIDTH, HEIGHT = 480, 250
-LEFT, RIGHT, TOP, BOTTOM = 44, 12, 12, 44
+LEFT, RIGHT, TOP, BOTTOM = 44, 28, 12, 44  # RIGHT: half of the last quarter label "第四季度"
 HEADROOM = 8  # above 100%, so a point at 100% is drawn whole
 MAX_QUARTERS = 12  # the charts show the last three years at most
 MAX_X_LABELS = 6
