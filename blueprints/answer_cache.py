@@ -20,6 +20,7 @@
 
 import functools
 import threading
+from collections.abc import Callable
 
 from flask import Blueprint, current_app, make_response, request
 
@@ -93,13 +94,14 @@ def view_answers() -> reports.AnswerCache:
     return current_app.extensions.setdefault("view_answers", reports.AnswerCache())
 
 
-def kept_while_unchanged(view=None, *, by_caller: bool = True):
+def kept_while_unchanged(view=None, *, by_caller: bool | Callable[[], bool] = True):
     """Serve the view's successful GET answer again while the data stamp is unchanged.
 
     The key is the host and the URL with its query, today (some answers say what is overdue or
     lapsed today) and, ``by_caller``, the caller's access scope; ``by_caller=False`` is for a
     view whose answer is the same for everyone and which reads no token (a bad one is ignored
-    there, as before). Only a 200 that is not streamed and has at most
+    there, as before); a function decides per request (a report is the same for everyone unless
+    it names enterprises). Only a 200 that is not streamed and has at most
     ``MAX_KEPT_BYTES`` is kept; an error is made again each time. Put it under
     ``roles_required`` and above flask-smorest's decorators, so what is kept is the finished
     answer (body and pagination header).
@@ -111,7 +113,7 @@ def kept_while_unchanged(view=None, *, by_caller: bool = True):
     def wrapper(*args, **kwargs):
         if request.method != "GET":
             return view(*args, **kwargs)
-        scope = access_scope() if by_caller else "everyone"
+        scope = access_scope() if (by_caller() if callable(by_caller) else by_caller) else "everyone"
         key = ("view", request.host, request.full_path, scope, calendar.today())
         made = []
 

@@ -8,7 +8,8 @@ moves the stamp.
 
 How it is read:
 
-- SQLite: in the request's session, one statement (there are no round trips to save).
+- SQLite: one statement per request, on a connection of its own in autocommit mode, so a
+  request whose kept answer is still good never opens the session's transaction.
 - PostgreSQL: a connection of the process listens on ``models.stamp.CHANNEL``; triggers on the
   two tables notify it when a change commits. The stamp is read again, on that connection, only
   when a notification has arrived or this process committed something since the last reading;
@@ -49,7 +50,8 @@ STAMP_SQL = "SELECT " + ", ".join(
 def data_stamp() -> tuple:
     """Changes whenever anything a report, list or page shows may have changed; only committed
     writes count, so an answer made after reading it is never older than its stamp."""
-    if db.engine.dialect.name == "sqlite":
+    if db.engine.dialect.name == "sqlite" and db.engine.url.database in (None, "", ":memory:"):
+        # a database in memory exists only on the session's own connection
         return tuple(db.session.connection().exec_driver_sql(STAMP_SQL).one())
     return stamp_watch().current()
 
@@ -85,9 +87,11 @@ def stamp_watch() -> StampWatch:
     watch = current_app.extensions.get("stamp_watch")
     if watch is None or watch.pid != os.getpid():
         options = current_app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("connect_args")
-        engine = create_engine(db.engine.url, isolation_level="AUTOCOMMIT", pool_size=2, max_overflow=8,
-                               **({"connect_args": options} if options else {}))
-        watch = StampWatch(engine, listen=current_app.config["DATA_STAMP_LISTEN"])
+        engine = create_engine(db.engine.url, isolation_level="AUTOCOMMIT",
+                               **({"connect_args": options} if options else {}),
+                               **({} if db.engine.dialect.name == "sqlite" else {"pool_size": 2, "max_overflow": 8}))
+        listen = current_app.config["DATA_STAMP_LISTEN"] and engine.dialect.name == "postgresql"
+        watch = StampWatch(engine, listen=listen)
         current_app.extensions["stamp_watch"] = watch
         event.listen(db.engine, "engine_disposed", lambda _: watch.close())  # a worker or a test's app closing
     return watch

@@ -117,3 +117,16 @@ def test_a_published_draw_is_kept_for_good_once_its_answer_is_final(app, client,
         assert first.status_code == 200 and client.get(url + path).data == first.data
     assert set(app.extensions["published_answers"]) == {("localhost", f"{url}{path}?")
                                                           for path in ("", "/verify", "/export")}
+
+
+def test_a_report_by_enterprise_kept_for_staff_is_never_served_to_anyone_else(client, factory, auth):
+    world = make_world(factory)
+    world.sample(enterprise=factory.enterprise([world.category]))
+    by_enterprise = "/api/v1/reports/pass-rates?by=enterprise"
+    kept = client.get(by_enterprise, headers=auth.headers("supervisor"))
+    assert kept.status_code == 200 and client.get(by_enterprise, headers=auth.headers("supervisor")).data == kept.data
+    assert client.get(by_enterprise).status_code == 401
+    assert client.get(by_enterprise, headers=auth.headers("enterprise", enterprise=world.enterprise)).status_code == 403
+    # a report by category reads no token, kept or not, as before
+    for _ in range(2):
+        assert client.get("/api/v1/reports/pass-rates?by=category", headers=bearer("nonsense")).status_code == 200
