@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import weakref
 
 from flask import current_app
 from sqlalchemy import Engine, create_engine, event
@@ -107,6 +108,7 @@ class StampWatch:
         self._lock = threading.Lock()
         self._held = None  # the pool's wrapper of the listening connection, kept checked out
         self._connection = None  # its psycopg connection
+        self._closer: weakref.finalize | None = None
         self._stamp: tuple | None = None
         self._stale = True
         self._commits_seen = -1
@@ -154,6 +156,8 @@ class StampWatch:
         connection.add_notify_handler(self._notified)  # what arrives while a statement runs
         connection.execute(f"LISTEN {CHANNEL}")
         self._held, self._connection, self._stale = held, connection, True
+        # closed with the watch if its app is dropped without disposing its engine (a test's app)
+        self._closer = weakref.finalize(self, held.invalidate)
 
     def _notified(self, _notify) -> None:
         self._stale = True
@@ -176,9 +180,9 @@ class StampWatch:
         raise AssertionError("unreachable")
 
     def _drop(self) -> None:
-        if self._held is not None:
-            self._held.invalidate()  # closed, never back in the pool
-        self._held = self._connection = None
+        if self._closer is not None:
+            self._closer()  # the listening connection closed, never back in the pool
+        self._held = self._connection = self._closer = None
         self._stale = True
 
     def close(self) -> None:
