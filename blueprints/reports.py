@@ -219,7 +219,8 @@ class PassRates(MethodView):
             _require_staff()
         filters, method, confidence = _filters(query), query["method"], query["confidence"]
         if query["format"] == "json":
-            # kept serialized: a repeat costs the cache's one small statement, not a dump
+            # kept serialized by its meaning, not its URL: another spelling of the same report,
+            # or one too big for kept_while_unchanged, is not computed and dumped again
             body = reports.answer_cache().get_or_make(
                 reports.report_key("json", by, filters, method, confidence),
                 lambda: current_app.json.response(PassRateReportSchema().dump(

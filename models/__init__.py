@@ -1,5 +1,6 @@
 """All models, imported here so the metadata (and Alembic) sees every table."""
 
+import models.stamp  # noqa: F401  (the data stamp's triggers, made with their tables)
 from models.actions import FollowUpAction
 from models.audit import AuditAnchor, AuditEvent, AuditHead
 from models.auth import User
@@ -11,13 +12,11 @@ from models.registry import Category, Enterprise, Inspector, Lab
 from models.reports import TargetRate
 from models.samples import IdempotencyRecord, RectificationReport, Result, ResultItem, Sample, SampleEvent
 from models.signals import RiskSignal
-from models.stamp import CHANNEL as STAMP_CHANNEL  # the stamp's triggers, made with the tables
 from models.tasks import Task
 
 __all__ = [
     "AuditAnchor", "AuditEvent", "AuditHead", "Base", "Category", "Draw", "Enterprise", "FollowUpAction",
     "IdempotencyRecord", "Inspector", "Lab", "ListEntry", "PartnerEvent", "Plan", "Publication",
-    "RectificationReport", "Result", "ResultItem", "RiskSignal", "Sample", "SampleEvent", "Selection", "STAMP_CHANNEL",
-    "Supplement",
+    "RectificationReport", "Result", "ResultItem", "RiskSignal", "Sample", "SampleEvent", "Selection", "Supplement",
     "TargetRate", "Task", "User",
 ]

@@ -5,6 +5,7 @@
 the driver's executemany on SQLite.
 """
 
+import contextlib
 import itertools
 import json
 from collections.abc import Iterator
@@ -71,8 +72,9 @@ def insert_tuples(table: Table, columns: list[str], rows: list[tuple]) -> None:
     quote = dialect.identifier_preparer.quote
     into = f"{quote(table.name)} ({', '.join(quote(n) for n in names)})"
     if dialect.name == "sqlite":
-        _executemany(connection.connection, f"INSERT INTO {into} VALUES ({', '.join('?' * len(names))})",
-                     _bound(table, names, dialect, rows, extra))
+        with contextlib.closing(connection.connection.cursor()) as cursor:
+            cursor.executemany(f"INSERT INTO {into} VALUES ({', '.join('?' * len(names))})",
+                               _bound(table, names, dialect, rows, extra))
         return
     as_json = [n for n, name in enumerate(columns) if isinstance(table.columns[name].type, JSON)]
     with connection.connection.cursor() as cursor, cursor.copy(f"COPY {into} FROM STDIN") as copy:
@@ -102,10 +104,3 @@ def _bound(table: Table, names: list[str], dialect, rows: list[tuple], extra: tu
 
     return map(bound, rows)
 
-
-def _executemany(dbapi_connection, sql: str, rows) -> None:
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.executemany(sql, rows)
-    finally:
-        cursor.close()

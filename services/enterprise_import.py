@@ -162,12 +162,12 @@ def import_enterprises(lines: Iterable[str], actor: str, progress: Callable[[int
             staged.append((number, *row))
             links.extend(row_links)
             if len(staged) >= CHUNK:
-                _stage(connection, staged, links)
+                _stage(staged, links)
                 staged, links = [], []
         if progress and number % 1000 == 0:
             progress(1000)
     if not errors:
-        _stage(connection, staged, links)
+        _stage(staged, links)
         errors = _duplicates(connection)
         bad_rows = len(errors)
     if errors:
@@ -195,9 +195,9 @@ def _drop_staging(connection: Connection) -> None:
             connection.execute(text(f"DROP TABLE IF EXISTS temp.{table.name}"))
 
 
-def _stage(connection: Connection, rows: list[tuple], links: list[tuple]) -> None:
-    """Write checked rows and their links into the staging tables: COPY on PostgreSQL, the
-    driver's executemany on SQLite."""
+def _stage(rows: list[tuple], links: list[tuple]) -> None:
+    """Write checked rows and their links into the staging tables (temporary, on the session's
+    connection): COPY on PostgreSQL, the driver's executemany on SQLite."""
     for table, values in ((STAGED, rows), (STAGED_LINKS, links)):
         insert_tuples(table, [c.name for c in table.columns], values)
 

@@ -455,9 +455,10 @@ class AnswerCache:
     """Reports, downloads and pages kept per process while ``data_stamp()`` is unchanged.
 
     Ended quarters change only by late results, supplements and corrections, and each of
-    those moves the stamp: a request after any write recomputes, in every worker, with no TTL
-    to wait out (``services.stamp``). The stamp is read before the answer is made, so a write racing a request
-    can only make the next request recompute, never keep an old answer under a new stamp.
+    those moves the stamp (``services.stamp``): a request after any write recomputes, in every
+    worker, with no TTL to wait out. The stamp is read before the answer is made, so a write
+    racing a request can only make the next request recompute, never keep an old answer under a
+    new stamp.
     """
 
     MAX_ENTRIES = 256  # bounded: keys come from query strings

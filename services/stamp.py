@@ -91,8 +91,7 @@ def stamp_watch() -> StampWatch:
         engine = create_engine(db.engine.url, isolation_level="AUTOCOMMIT",
                                **({"connect_args": options} if options else {}),
                                **({} if db.engine.dialect.name == "sqlite" else {"pool_size": 2, "max_overflow": 8}))
-        listen = current_app.config["DATA_STAMP_LISTEN"] and engine.dialect.name == "postgresql"
-        watch = StampWatch(engine, listen=listen)
+        watch = StampWatch(engine, listen=current_app.config["DATA_STAMP_LISTEN"])
         current_app.extensions["stamp_watch"] = watch
         event.listen(db.engine, "engine_disposed", lambda _: watch.close())  # a worker or a test's app closing
     return watch
@@ -106,9 +105,8 @@ class StampWatch:
         self.pid = os.getpid()
         self.listening = listen and engine.dialect.driver == "psycopg"
         self._lock = threading.Lock()
-        self._held = None  # the pool's wrapper of the listening connection, kept checked out
-        self._connection = None  # its psycopg connection
-        self._closer: weakref.finalize | None = None
+        self._connection = None  # the listening psycopg connection, its pool wrapper kept checked out
+        self._closer: weakref.finalize | None = None  # closes it (the finalizer holds the wrapper)
         self._stamp: tuple | None = None
         self._stale = True
         self._commits_seen = -1
@@ -155,7 +153,7 @@ class StampWatch:
             return
         connection.add_notify_handler(self._notified)  # what arrives while a statement runs
         connection.execute(f"LISTEN {CHANNEL}")
-        self._held, self._connection, self._stale = held, connection, True
+        self._connection, self._stale = connection, True
         # closed with the watch if its app is dropped without disposing its engine (a test's app)
         self._closer = weakref.finalize(self, held.invalidate)
 
@@ -182,7 +180,7 @@ class StampWatch:
     def _drop(self) -> None:
         if self._closer is not None:
             self._closer()  # the listening connection closed, never back in the pool
-        self._held = self._connection = self._closer = None
+        self._connection = self._closer = None
         self._stale = True
 
     def close(self) -> None:
